@@ -1,0 +1,1 @@
+//! Butane (variant flatcar) to Ignition JSON.

@@ -1,0 +1,1 @@
+//! Launching qemu like a node: OVMF, the stick, user networking.

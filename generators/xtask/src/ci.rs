@@ -1,0 +1,36 @@
+//! `cargo xtask ci`: the whole test ladder, cheapest first.
+
+use anyhow::Result;
+use xshell::{cmd, Shell};
+
+use crate::checks;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Skip the qemu boot test (the slowest step)
+    #[arg(long)]
+    pub no_e2e: bool,
+}
+
+pub fn run(sh: &Shell, args: Args) -> Result<()> {
+    step("cargo fmt --check");
+    cmd!(sh, "cargo fmt --all -- --check").run()?;
+    step("cargo clippy");
+    cmd!(
+        sh,
+        "cargo clippy --workspace --all-targets --locked -- -D warnings"
+    )
+    .run()?;
+    step("cargo test");
+    cmd!(sh, "cargo test --workspace --locked").run()?;
+    checks::run_all(sh)?;
+    if !args.no_e2e {
+        step("e2e boot test");
+        cmd!(sh, "cargo xtask e2e").run()?;
+    }
+    Ok(())
+}
+
+pub fn step(name: &str) {
+    eprintln!("\n==> {name}");
+}

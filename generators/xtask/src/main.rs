@@ -1,0 +1,39 @@
+//! `cargo xtask …`: the project's own automation (CI, the e2e boot test,
+//! fetching test inputs, benchmarks). Run from anywhere in the workspace.
+
+mod checks;
+mod ci;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "ephemeros project automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Everything CI runs: fmt, clippy, tests, real validators, the e2e boot test
+    Ci(ci::Args),
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let sh = xshell::Shell::new()?;
+    sh.change_dir(workspace_root());
+    match cli.command {
+        Command::Ci(args) => ci::run(&sh, args),
+    }
+}
+
+/// The workspace root: xtask's manifest lives two levels below it.
+pub fn workspace_root() -> camino::Utf8PathBuf {
+    camino::Utf8Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("xtask lives at generators/xtask")
+        .to_owned()
+}
