@@ -1,8 +1,11 @@
 //! `cargo xtask …`: the project's own automation (CI, the e2e boot test,
 //! fetching test inputs, benchmarks). Run from anywhere in the workspace.
 
+mod bench;
 mod checks;
 mod ci;
+mod e2e;
+mod fetch;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -18,6 +21,12 @@ struct Cli {
 enum Command {
     /// Everything CI runs: fmt, clippy, tests, real validators, the e2e boot test
     Ci(ci::Args),
+    /// Boot a real stick in qemu against a stand-in Flatcar and check the node came up
+    E2e(e2e::Args),
+    /// Fetch Debian trixie's iPXE (autoexec-capable) for machines without Nix
+    Ipxe(fetch::IpxeArgs),
+    /// Measure the speed targets
+    Bench(bench::Args),
 }
 
 fn main() -> Result<()> {
@@ -26,6 +35,9 @@ fn main() -> Result<()> {
     sh.change_dir(workspace_root());
     match cli.command {
         Command::Ci(args) => ci::run(&sh, args),
+        Command::E2e(args) => e2e::run(&sh, args),
+        Command::Ipxe(args) => fetch::ipxe(&sh, args),
+        Command::Bench(args) => bench::run(&sh, args),
     }
 }
 

@@ -1,8 +1,26 @@
 //! Checks with real external tools, one module per area.
 
+mod butane;
+mod ipxe;
+mod nix;
+mod node;
+mod stick;
+
 use anyhow::Result;
 use xshell::Shell;
 
-pub fn run_all(_sh: &Shell) -> Result<()> {
+use crate::ci::step;
+
+pub fn run_all(sh: &Shell) -> Result<()> {
+    step("checks: ipxe");
+    ipxe::run(sh)?;
+    step("checks: butane");
+    butane::run(sh)?;
+    step("checks: stick");
+    stick::run(sh)?;
+    step("checks: node config");
+    node::run(sh)?;
+    step("checks: nix");
+    nix::run(sh)?;
     Ok(())
 }
