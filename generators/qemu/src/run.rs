@@ -1,0 +1,242 @@
+//! Starting qemu with a hard timeout.
+//!
+//! A VM that hangs (a script ending in `shell`, a kernel waiting for a disk)
+//! must never hang CI, so every run has a deadline: at the deadline qemu gets
+//! SIGTERM (it restores the terminal and flushes logs), and SIGKILL if it is
+//! still there a few seconds later.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::{Error, Result};
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Exited(ExitStatus),
+    /// The deadline passed and qemu was killed.
+    TimedOut,
+    /// The caller's stop condition held and qemu was killed.
+    Stopped,
+}
+
+#[derive(Debug)]
+pub struct RunResult {
+    pub outcome: Outcome,
+    /// Wall time from spawn to exit (or to the kill).
+    pub elapsed: Duration,
+    /// qemu's own stderr (warnings, errors), when captured.
+    pub stderr: String,
+}
+
+impl RunResult {
+    pub fn success(&self) -> bool {
+        matches!(self.outcome, Outcome::Exited(s) if s.success())
+    }
+}
+
+/// How long qemu gets between SIGTERM and SIGKILL.
+const TERM_GRACE: Duration = Duration::from_secs(3);
+const POLL: Duration = Duration::from_millis(50);
+
+/// Runs `cmd` with stdin/stdout detached and stderr captured, killing it at
+/// `timeout`. For unattended runs whose serial port goes to a file.
+pub fn run_captured(cmd: Command, timeout: Duration) -> Result<RunResult> {
+    run_watched(cmd, timeout, || false)
+}
+
+/// Like [`run_captured`], and also stops qemu as soon as `stop()` returns
+/// true (polled every 50 ms), e.g. when a log shows what was awaited.
+pub fn run_watched(
+    mut cmd: Command,
+    timeout: Duration,
+    mut stop: impl FnMut() -> bool,
+) -> Result<RunResult> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let program = PathBuf::from(cmd.get_program());
+    let start = Instant::now();
+    let mut child = cmd.spawn().map_err(|source| Error::Spawn {
+        program: program.clone(),
+        source,
+    })?;
+    // Read stderr on a thread: a full pipe would otherwise block qemu.
+    let mut pipe = child.stderr.take().expect("stderr is piped");
+    let reader = thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = pipe.read_to_end(&mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    });
+    let outcome = wait_with_deadline(&mut child, start, timeout, &mut stop)?;
+    let elapsed = start.elapsed();
+    let stderr = reader.join().unwrap_or_default();
+    Ok(RunResult {
+        outcome,
+        elapsed,
+        stderr,
+    })
+}
+
+/// Runs `cmd` on the user's terminal (serial console and monitor there),
+/// with an optional deadline.
+pub fn run_interactive(mut cmd: Command, timeout: Option<Duration>) -> Result<RunResult> {
+    let program = PathBuf::from(cmd.get_program());
+    let start = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .map_err(|source| Error::Spawn { program, source })?;
+    let outcome = match timeout {
+        Some(t) => wait_with_deadline(&mut child, start, t, &mut || false)?,
+        None => Outcome::Exited(child.wait().map_err(Error::Wait)?),
+    };
+    Ok(RunResult {
+        outcome,
+        elapsed: start.elapsed(),
+        stderr: String::new(),
+    })
+}
+
+fn wait_with_deadline(
+    child: &mut Child,
+    start: Instant,
+    timeout: Duration,
+    stop: &mut dyn FnMut() -> bool,
+) -> Result<Outcome> {
+    let outcome = loop {
+        if let Some(status) = child.try_wait().map_err(Error::Wait)? {
+            return Ok(Outcome::Exited(status));
+        }
+        if stop() {
+            break Outcome::Stopped;
+        }
+        if start.elapsed() >= timeout {
+            break Outcome::TimedOut;
+        }
+        thread::sleep(POLL);
+    };
+    terminate(child)?;
+    Ok(outcome)
+}
+
+/// SIGTERM, a grace period, then SIGKILL; always reaps the child.
+fn terminate(child: &mut Child) -> Result<()> {
+    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+        // SAFETY: kill(2) on our own child's pid, which is not yet reaped
+        // (try_wait returned None), so the pid cannot have been reused.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+    }
+    let asked = Instant::now();
+    while asked.elapsed() < TERM_GRACE {
+        if child.try_wait().map_err(Error::Wait)?.is_some() {
+            return Ok(());
+        }
+        thread::sleep(POLL);
+    }
+    let _ = child.kill();
+    child.wait().map_err(Error::Wait)?;
+    Ok(())
+}
+
+/// Copies the OVMF variable-store template into `dir`: the firmware writes
+/// its boot entries there, and the distribution's file is read-only (and
+/// must stay pristine).
+pub fn private_vars(template: &Path, dir: &Path) -> Result<PathBuf> {
+    let dest = dir.join("OVMF_VARS.fd");
+    fs::copy(template, &dest).map_err(|source| Error::Io {
+        action: "copying OVMF vars to",
+        path: dest.clone(),
+        source,
+    })?;
+    // The template may be a read-only store path (Nix); the copy must be writable.
+    let mut perms = fs::metadata(&dest)
+        .map_err(|source| Error::Io {
+            action: "reading",
+            path: dest.clone(),
+            source,
+        })?
+        .permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    fs::set_permissions(&dest, perms).map_err(|source| Error::Io {
+        action: "making writable",
+        path: dest.clone(),
+        source,
+    })?;
+    Ok(dest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_past_its_deadline_is_killed() {
+        let mut c = Command::new("sleep");
+        c.arg("30");
+        let r = run_captured(c, Duration::from_millis(300)).unwrap();
+        assert_eq!(r.outcome, Outcome::TimedOut);
+        // SIGTERM ends sleep at once; the grace period is not waited out.
+        assert!(r.elapsed < Duration::from_secs(10), "{:?}", r.elapsed);
+    }
+
+    #[test]
+    fn a_stop_condition_ends_the_run_early() {
+        let mut c = Command::new("sleep");
+        c.arg("30");
+        let mut polls = 0;
+        let r = run_watched(c, Duration::from_secs(60), || {
+            polls += 1;
+            polls > 3
+        })
+        .unwrap();
+        assert_eq!(r.outcome, Outcome::Stopped);
+        assert!(r.elapsed < Duration::from_secs(10), "{:?}", r.elapsed);
+    }
+
+    #[test]
+    fn exit_status_and_stderr_are_reported() {
+        let mut c = Command::new("sh");
+        c.args(["-c", "echo oops >&2; exit 3"]);
+        let r = run_captured(c, Duration::from_secs(20)).unwrap();
+        assert_eq!(r.outcome, Outcome::Exited(r_status(3)));
+        assert_eq!(r.stderr, "oops\n");
+        assert!(!r.success());
+    }
+
+    fn r_status(code: i32) -> ExitStatus {
+        use std::os::unix::process::ExitStatusExt;
+        ExitStatus::from_raw(code << 8)
+    }
+
+    #[test]
+    fn missing_program_names_it() {
+        let err = run_captured(Command::new("/nonexistent/qemu"), Duration::from_secs(1))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/nonexistent/qemu"), "{err}");
+    }
+
+    #[test]
+    fn private_vars_is_a_writable_copy() {
+        let d = std::env::temp_dir().join(format!("ephemeros-qemu-vars-{}", std::process::id()));
+        fs::create_dir_all(&d).unwrap();
+        let t = d.join("template.fd");
+        fs::write(&t, b"vars").unwrap();
+        let mut p = fs::metadata(&t).unwrap().permissions();
+        p.set_readonly(true);
+        fs::set_permissions(&t, p).unwrap();
+        let run_dir = d.join("run");
+        fs::create_dir_all(&run_dir).unwrap();
+        let v = private_vars(&t, &run_dir).unwrap();
+        assert_eq!(fs::read(&v).unwrap(), b"vars");
+        assert!(!fs::metadata(&v).unwrap().permissions().readonly());
+        fs::remove_dir_all(&d).unwrap();
+    }
+}
