@@ -1,0 +1,225 @@
+//! The public raw-file URL of `ignition.ign`, derived from a git remote.
+//!
+//! Nodes fetch their Ignition config from the forge hosting this repository.
+//! By default the URL names the current branch, so a node picks up whatever
+//! was pushed when it reboots; with `pin` it names the commit instead.
+//!
+//! Every error ends with the way out: `--ignition-url` (`IGN_PATH`).
+
+pub mod forge;
+mod git;
+pub mod remote;
+
+use std::path::{Path, PathBuf};
+
+pub use forge::{raw_url, Forge, Ref};
+pub use git::GitError;
+pub use remote::{ParseRemoteError, Remote};
+
+/// What to resolve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolveOptions {
+    /// A directory inside the repository's work tree.
+    pub repo_dir: PathBuf,
+    /// The remote nodes fetch from, `origin` by default.
+    pub remote: String,
+    /// Name the commit instead of the branch.
+    pub pin: bool,
+    /// The Ignition file, relative to `repo_dir` (or absolute).
+    pub file: String,
+    /// The forge, when the remote's host is not one we recognise.
+    pub forge: Option<Forge>,
+}
+
+impl Default for ResolveOptions {
+    fn default() -> Self {
+        ResolveOptions {
+            repo_dir: PathBuf::from("."),
+            remote: "origin".to_string(),
+            pin: false,
+            file: "ignition.ign".to_string(),
+            forge: None,
+        }
+    }
+}
+
+/// The resolved URL and the facts behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigSource {
+    pub url: String,
+    /// The remote's URL, with any password replaced by `***`.
+    pub remote_url: String,
+    /// The branch (on the remote) or the commit the URL names.
+    pub git_ref: String,
+    /// The commit HEAD points at.
+    pub commit: String,
+    /// The Ignition file has uncommitted changes (or is untracked).
+    pub dirty: bool,
+    /// HEAD is on the remote-tracking branch (as of the last fetch), so the
+    /// URL serves what is committed here.
+    pub on_remote: bool,
+    /// Path of the Ignition file inside the repository, `/`-separated.
+    pub path_in_repo: String,
+    /// Human-readable warnings (dirty file, commit not pushed, …).
+    pub warnings: Vec<String>,
+}
+
+const WAY_OUT: &str = "give the config URL with --ignition-url (or IGN_PATH)";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("{} is not inside a git work tree ({git}); {WAY_OUT}", dir.display())]
+    NotARepository { dir: PathBuf, git: GitError },
+    #[error("the repository has no remote named {remote:?}; add one (git remote add {remote} URL), pick another with --remote, or {WAY_OUT}")]
+    NoRemote { remote: String },
+    #[error("cannot derive a public URL from remote {remote:?} ({url}): {problem}; {WAY_OUT}")]
+    BadRemote {
+        remote: String,
+        url: String,
+        problem: String,
+    },
+    #[error("remote {remote:?} is on {host}, a host whose forge is not known; name it with --forge ({forges}), or {WAY_OUT}")]
+    UnknownForge {
+        remote: String,
+        host: String,
+        forges: String,
+    },
+    #[error("HEAD is detached, so there is no branch for nodes to follow; check out a branch, use --pin to name commit {commit}, or {WAY_OUT}")]
+    DetachedHead { commit: String },
+    #[error("the repository has no commit yet; commit {file} and push it, or {WAY_OUT}")]
+    NoCommit { file: String },
+    #[error("{} does not exist; generate it (ephemeros ignite) and commit it, or {WAY_OUT}", path.display())]
+    FileMissing { path: PathBuf },
+    #[error("{} is outside the repository at {}; {WAY_OUT}", path.display(), toplevel.display())]
+    FileOutsideRepository { path: PathBuf, toplevel: PathBuf },
+    #[error("{0}; {WAY_OUT}")]
+    Git(#[from] GitError),
+}
+
+/// Works out the raw URL of the Ignition file on the forge behind the remote.
+pub fn resolve(opts: &ResolveOptions) -> Result<ConfigSource, ResolveError> {
+    let repo = git::Repo::open(&opts.repo_dir).map_err(|git| ResolveError::NotARepository {
+        dir: opts.repo_dir.clone(),
+        git,
+    })?;
+    let path_in_repo = path_in_repo(&opts.repo_dir, &opts.file, &repo.toplevel)?;
+
+    let raw_remote_url = repo
+        .remote_url(&opts.remote)?
+        .ok_or_else(|| ResolveError::NoRemote {
+            remote: opts.remote.clone(),
+        })?;
+    let remote_url = remote::redact(&raw_remote_url);
+    let bad_remote = |problem: String| ResolveError::BadRemote {
+        remote: opts.remote.clone(),
+        url: remote_url.clone(),
+        problem,
+    };
+    let parsed = Remote::parse(&raw_remote_url).map_err(|e| bad_remote(e.0))?;
+    let forge = match opts.forge {
+        Some(forge) => forge,
+        None => Forge::recognise(&parsed.host)
+            .map(|(forge, _)| forge)
+            .ok_or_else(|| ResolveError::UnknownForge {
+                remote: opts.remote.clone(),
+                host: parsed.host.clone(),
+                forges: Forge::ALL.map(Forge::as_str).join(", "),
+            })?,
+    };
+
+    let commit = repo.head_commit()?.ok_or_else(|| ResolveError::NoCommit {
+        file: path_in_repo.clone(),
+    })?;
+    let branch = repo.current_branch()?;
+    let mut warnings = Vec::new();
+
+    let (git_ref, on_remote) = if opts.pin {
+        let on_remote = repo.is_on_any_remote_branch(&commit, &opts.remote)?;
+        if !on_remote {
+            warnings.push(format!(
+                "commit {} is not on any branch of remote {:?} (as of the last fetch); push it, or nodes cannot fetch {path_in_repo}",
+                short(&commit),
+                opts.remote
+            ));
+        }
+        (commit.clone(), on_remote)
+    } else {
+        let Some(local) = branch else {
+            return Err(ResolveError::DetachedHead { commit });
+        };
+        // The branch on the remote may be named differently (main tracking
+        // origin/master); nodes fetch from the remote's name.
+        let on_remote_name = repo
+            .upstream_branch(&local, &opts.remote)?
+            .unwrap_or_else(|| local.clone());
+        let on_remote = repo.is_on_remote_branch(&commit, &opts.remote, &on_remote_name)?;
+        if !on_remote {
+            warnings.push(format!(
+                "commit {} is not on {}/{on_remote_name} (as of the last fetch); until it is pushed, nodes fetch the {path_in_repo} that is there",
+                short(&commit),
+                opts.remote
+            ));
+        }
+        (on_remote_name, on_remote)
+    };
+
+    let dirty = repo.is_dirty(&path_in_repo)?;
+    if dirty {
+        warnings.push(format!(
+            "{path_in_repo} has uncommitted changes; nodes fetch the committed version, commit and push it"
+        ));
+    } else if !repo.exists_in_commit(&commit, &path_in_repo)? {
+        warnings.push(format!(
+            "{path_in_repo} is not in commit {}",
+            short(&commit)
+        ));
+    }
+
+    let git_ref_kind = if opts.pin {
+        Ref::Commit(&git_ref)
+    } else {
+        Ref::Branch(&git_ref)
+    };
+    let url = raw_url(forge, &parsed, git_ref_kind, &path_in_repo).map_err(bad_remote)?;
+    Ok(ConfigSource {
+        url,
+        remote_url,
+        git_ref,
+        commit,
+        dirty,
+        on_remote,
+        path_in_repo,
+        warnings,
+    })
+}
+
+fn short(commit: &str) -> &str {
+    commit.get(..12).unwrap_or(commit)
+}
+
+/// `file` (relative to `dir`) as a `/`-separated path below `toplevel`.
+fn path_in_repo(dir: &Path, file: &str, toplevel: &Path) -> Result<String, ResolveError> {
+    let path = dir.join(file);
+    let canonical = path
+        .canonicalize()
+        .map_err(|_| ResolveError::FileMissing { path: path.clone() })?;
+    // git prints the top level with symlinks resolved; resolve ours the same way.
+    let toplevel = toplevel
+        .canonicalize()
+        .unwrap_or_else(|_| toplevel.to_path_buf());
+    let relative =
+        canonical
+            .strip_prefix(&toplevel)
+            .map_err(|_| ResolveError::FileOutsideRepository {
+                path: canonical.clone(),
+                toplevel: toplevel.clone(),
+            })?;
+    let parts: Vec<String> = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if parts.is_empty() {
+        return Err(ResolveError::FileMissing { path });
+    }
+    Ok(parts.join("/"))
+}

@@ -1,0 +1,338 @@
+//! The kernel command line, and the rules that get it to the kernel intact.
+//!
+//! # How an argument travels from our script to the kernel (UEFI)
+//!
+//! Read from the iPXE sources (src/image/script.c, src/core/exec.c,
+//! src/core/settings.c, src/hci/commands/image_cmd.c, src/image/efi_image.c)
+//! and Linux (lib/cmdline.c, the EFI stub):
+//!
+//! 1. iPXE reads the script line by line. A line ending in `\` is joined
+//!    with the next one; a trailing CR is dropped.
+//! 2. It splits a line into tokens at ASCII whitespace (space, `\t`, `\n`,
+//!    `\v`, `\f`, `\r`). There is **no quoting and no escape character**:
+//!    `"` and `\` are ordinary characters, and a run of whitespace is one
+//!    separator.
+//! 3. A token *beginning* with `#` starts a comment: the rest of the line is
+//!    dropped. A token that *is* `||`, `&&` or `;` ends the command there.
+//! 4. Each remaining token is expanded on its own: `${name}` is replaced by
+//!    the setting's value (empty if unknown), again and again until the token
+//!    has no `${` followed later by `}`. There is no way to escape this.
+//! 5. `kernel URI ARG…` parses options only before the URI, then joins the
+//!    ARGs with single spaces into the image's command line.
+//! 6. On UEFI, iPXE starts the kernel with LoadOptions
+//!    `"<image name> <command line>"`, widening each byte to UCS-2; the Linux
+//!    EFI stub turns that back into UTF-8 and keeps it as `/proc/cmdline`.
+//!    Only ASCII survives this unchanged (a UTF-8 byte becomes a Latin-1
+//!    character and is re-encoded).
+//! 7. Linux splits the command line at spaces *outside* double quotes; a `"`
+//!    anywhere in a word toggles quoting; for `name="value with spaces"` it
+//!    hands `value with spaces` to the parameter. The whole line is limited
+//!    to `COMMAND_LINE_SIZE` (2048 bytes including the NUL on x86 and arm64).
+//!    Ignition reads `ignition.config.url=` from `/proc/cmdline` by splitting
+//!    at spaces and does not strip quotes, so the URL must not be quoted.
+//!
+//! # Rules that follow (checked here, with an error naming the setting)
+//!
+//! - Only printable ASCII, no control characters: a newline would end the
+//!   script line, a tab turns into a space, non-ASCII is mangled (6).
+//! - No space in a value except inside double quotes, and no two spaces in a
+//!   row (iPXE collapses them, 2). `"` must come in pairs (7). The SSH key is
+//!   the one value we quote ourselves (`sshkey="…"`), so it may hold no `"`;
+//!   runs of whitespace in it are normalised to one space, which does not
+//!   change what the key means.
+//! - No space-separated word of an argument may begin with `#`, or be `||`,
+//!   `&&` or `;` (3).
+//! - No word may hold `${` with a `}` after it (4). A `${` without a later
+//!   `}` stays literal in iPXE and is allowed.
+//! - A trailing `\` would join lines (1): we never end a script line with an
+//!   argument (the `kernel` command is always followed by `|| goto …`), so
+//!   no rule is needed for values.
+//!
+//! Given these rules the kernel sees exactly [`kernel_command_line`], after
+//! the image name, as [`expected_proc_cmdline`] spells out.
+
+use crate::flatcar::{INITRD_FILE, KERNEL_FILE};
+use crate::{BootSettings, Error};
+
+/// `COMMAND_LINE_SIZE` on x86 and arm64, including the terminating NUL.
+pub const COMMAND_LINE_SIZE: usize = 2048;
+
+/// The kernel arguments, in order, each exactly as it appears on the iPXE
+/// `kernel` line and (joined by single spaces) on the kernel command line.
+pub fn kernel_args(settings: &BootSettings) -> Result<Vec<String>, Error> {
+    let mut args = vec![format!("initrd={INITRD_FILE}")];
+    if settings.first_boot {
+        args.push("flatcar.first_boot=1".to_string());
+    }
+    args.push(ignition_url_arg(&settings.ignition_url)?);
+    if let Some(hostname) = &settings.hostname {
+        validate_hostname(hostname)?;
+        args.push(format!("systemd.hostname={hostname}"));
+    }
+    if let Some(key) = &settings.ssh_key {
+        args.push(ssh_key_arg(key)?);
+    }
+    for console in &settings.console {
+        args.push(console_arg(console)?);
+    }
+    for extra in &settings.extra_kernel_args {
+        validate_extra_arg(extra)?;
+        args.push(extra.clone());
+    }
+    let proc_cmdline = format!("{KERNEL_FILE} {}", args.join(" "));
+    if proc_cmdline.len() >= COMMAND_LINE_SIZE {
+        let start: String = proc_cmdline.chars().take(60).collect();
+        return Err(Error::invalid(
+            "kernel command line",
+            &format!("{start}…"),
+            format!(
+                "is {} bytes long; Linux keeps at most {} bytes",
+                proc_cmdline.len(),
+                COMMAND_LINE_SIZE - 1
+            ),
+        ));
+    }
+    Ok(args)
+}
+
+/// The command line iPXE hands to the kernel: [`kernel_args`] joined by
+/// single spaces.
+pub fn kernel_command_line(settings: &BootSettings) -> Result<String, Error> {
+    Ok(kernel_args(settings)?.join(" "))
+}
+
+/// What `/proc/cmdline` should hold on the booted node (UEFI): iPXE puts the
+/// image name (the last path segment of the kernel URL) in front of the
+/// command line, and the Linux EFI stub passes the whole LoadOptions string
+/// on. This is what the end-to-end test compares against.
+pub fn expected_proc_cmdline(settings: &BootSettings) -> Result<String, Error> {
+    Ok(format!("{KERNEL_FILE} {}", kernel_command_line(settings)?))
+}
+
+const IGNITION_URL: &str = "Ignition config URL";
+const HOSTNAME: &str = "hostname";
+const SSH_KEY: &str = "SSH public key";
+const CONSOLE: &str = "console argument";
+const EXTRA: &str = "extra kernel argument";
+
+fn ignition_url_arg(url: &str) -> Result<String, Error> {
+    if url.is_empty() {
+        return Err(Error::invalid(IGNITION_URL, url, "is empty"));
+    }
+    let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or_default();
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !scheme_ok {
+        return Err(Error::invalid(
+            IGNITION_URL,
+            url,
+            "is not a URL (expected e.g. https://…)",
+        ));
+    }
+    check_unquoted_value(IGNITION_URL, url, "percent-encode it as %20")?;
+    check_ipxe_words(IGNITION_URL, url, url)?;
+    Ok(format!("ignition.config.url={url}"))
+}
+
+/// A hostname as systemd and the kernel accept it: dot-separated labels of
+/// letters, digits and `-`, at most 64 bytes (the kernel's HOST_NAME_MAX).
+pub fn validate_hostname(hostname: &str) -> Result<(), Error> {
+    let problem = if hostname.is_empty() {
+        Some("is empty".to_string())
+    } else if hostname.len() > 64 {
+        Some(format!(
+            "is {} bytes long; at most 64 are allowed",
+            hostname.len()
+        ))
+    } else {
+        hostname.split('.').find_map(|label| {
+            if label.is_empty() {
+                Some(
+                    "has an empty label (two dots in a row, or a leading/trailing dot)".to_string(),
+                )
+            } else if let Some(c) = label
+                .chars()
+                .find(|c| !c.is_ascii_alphanumeric() && *c != '-')
+            {
+                Some(format!(
+                    "contains {c:?}; only letters, digits, '-' and '.' are allowed"
+                ))
+            } else if label.starts_with('-') || label.ends_with('-') {
+                Some("has a label that starts or ends with '-'".to_string())
+            } else {
+                None
+            }
+        })
+    };
+    match problem {
+        Some(problem) => Err(Error::invalid(HOSTNAME, hostname, problem)),
+        None => Ok(()),
+    }
+}
+
+/// `sshkey="<key>"`: the key is quoted so that Linux keeps its spaces.
+fn ssh_key_arg(key: &str) -> Result<String, Error> {
+    // A key file normally ends in a newline; anything else is an error.
+    let key = key.trim_matches(|c: char| c.is_ascii_whitespace());
+    if key.contains(['\n', '\r']) {
+        return Err(Error::invalid(
+            SSH_KEY,
+            key,
+            "holds more than one line; sshkey= carries exactly one key",
+        ));
+    }
+    if let Some(c) = key
+        .chars()
+        .find(|c| !(c.is_ascii_graphic() || *c == ' ' || *c == '\t'))
+    {
+        return Err(Error::invalid(
+            SSH_KEY,
+            key,
+            format!("contains {c:?}; only printable ASCII reaches the kernel intact"),
+        ));
+    }
+    if key.contains('"') {
+        return Err(Error::invalid(
+            SSH_KEY,
+            key,
+            "contains a double quote, which would end the quoted sshkey=\"…\" argument \
+             (authorized_keys options such as command=\"…\" cannot be passed)",
+        ));
+    }
+    let fields: Vec<&str> = key.split_ascii_whitespace().collect();
+    let looks_like_key = fields.len() >= 2
+        && ["ssh-", "ecdsa-", "sk-"]
+            .iter()
+            .any(|p| fields[0].starts_with(p))
+        && fields[1]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='));
+    if !looks_like_key {
+        return Err(Error::invalid(
+            SSH_KEY,
+            key,
+            "is not an OpenSSH public key line (expected e.g. `ssh-ed25519 AAAA… comment`)",
+        ));
+    }
+    let normalised = fields.join(" ");
+    check_ipxe_words(SSH_KEY, key, &normalised)?;
+    Ok(format!("sshkey=\"{normalised}\""))
+}
+
+fn console_arg(console: &str) -> Result<String, Error> {
+    if console.is_empty() {
+        return Err(Error::invalid(CONSOLE, console, "is empty"));
+    }
+    check_unquoted_value(CONSOLE, console, "a console= value has no spaces")?;
+    check_ipxe_words(CONSOLE, console, console)?;
+    Ok(format!("console={console}"))
+}
+
+/// An extra argument is passed as given, so it must survive both iPXE and
+/// Linux unchanged: spaces only inside balanced double quotes, single ones.
+fn validate_extra_arg(arg: &str) -> Result<(), Error> {
+    if arg.is_empty() {
+        return Err(Error::invalid(EXTRA, arg, "is empty"));
+    }
+    check_printable(EXTRA, arg)?;
+    if arg.starts_with(' ') || arg.ends_with(' ') || arg.contains("  ") {
+        return Err(Error::invalid(
+            EXTRA,
+            arg,
+            "has leading, trailing or repeated spaces, which iPXE collapses",
+        ));
+    }
+    let mut in_quote = false;
+    for c in arg.chars() {
+        match c {
+            '"' => in_quote = !in_quote,
+            ' ' if !in_quote => {
+                return Err(Error::invalid(
+                    EXTRA,
+                    arg,
+                    "contains a space outside double quotes; Linux would split it into \
+                     two arguments (give each argument separately, or quote the value: name=\"a b\")",
+                ))
+            }
+            _ => {}
+        }
+    }
+    if in_quote {
+        return Err(Error::invalid(
+            EXTRA,
+            arg,
+            "has an unbalanced double quote; Linux would join it with the following arguments",
+        ));
+    }
+    check_ipxe_words(EXTRA, arg, arg)
+}
+
+fn check_printable(setting: &'static str, value: &str) -> Result<(), Error> {
+    match value.chars().find(|c| !(c.is_ascii_graphic() || *c == ' ')) {
+        Some(c) => Err(Error::invalid(
+            setting,
+            value,
+            format!("contains {c:?}; only printable ASCII reaches the kernel intact"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// For values that are never quoted: no spaces, no quotes.
+fn check_unquoted_value(setting: &'static str, value: &str, space_hint: &str) -> Result<(), Error> {
+    check_printable(setting, value)?;
+    if value.contains(' ') {
+        return Err(Error::invalid(
+            setting,
+            value,
+            format!(
+                "contains a space, which would split it into two kernel arguments; {space_hint}"
+            ),
+        ));
+    }
+    if value.contains('"') {
+        return Err(Error::invalid(
+            setting,
+            value,
+            "contains a double quote, which Linux treats as the start of a quoted section",
+        ));
+    }
+    Ok(())
+}
+
+/// The iPXE tokenizer rules (3, 4 above) for each space-separated word of
+/// `written`, the text as it will appear on the `kernel` line.
+fn check_ipxe_words(setting: &'static str, value: &str, written: &str) -> Result<(), Error> {
+    for word in written.split(' ') {
+        if word.starts_with('#') {
+            return Err(Error::invalid(
+                setting,
+                value,
+                format!("has a word beginning with '#' ({word:?}); iPXE would drop it and the rest of the line as a comment"),
+            ));
+        }
+        if matches!(word, "||" | "&&" | ";") {
+            return Err(Error::invalid(
+                setting,
+                value,
+                format!("has the word {word:?}, which iPXE reads as the end of the command"),
+            ));
+        }
+        if let Some(start) = word.find("${") {
+            if word[start..].contains('}') {
+                return Err(Error::invalid(
+                    setting,
+                    value,
+                    "contains `${…}`, which iPXE would replace by the value of a setting \
+                     (iPXE has no escape for it; percent-encode `$` as %24 in a URL)",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,259 @@
+use super::*;
+
+const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop work key";
+
+fn settings() -> BootSettings {
+    BootSettings {
+        ignition_url: "https://example.com/ignition.ign".into(),
+        ..BootSettings::default()
+    }
+}
+
+fn err(s: &BootSettings) -> String {
+    kernel_args(s).unwrap_err().to_string()
+}
+
+/// iPXE's reading of a command line (exec.c split_command + the `#`/`||`
+/// terminators + concat_args in image_cmd.c), modelled independently of
+/// the code under test: the text after the URI as the kernel receives it.
+fn ipxe_kernel_cmdline(line: &str) -> String {
+    let mut words = Vec::new();
+    for word in line
+        .split(|c: char| c.is_ascii_whitespace())
+        .filter(|w| !w.is_empty())
+    {
+        if word.starts_with('#') || matches!(word, "||" | "&&" | ";") {
+            break;
+        }
+        assert!(
+            !(word.contains("${") && word[word.find("${").unwrap()..].contains('}')),
+            "iPXE would expand {word}"
+        );
+        words.push(word);
+    }
+    assert_eq!(words[0], "kernel");
+    words[2..].join(" ")
+}
+
+/// Linux lib/cmdline.c next_arg: split at spaces outside quotes, strip the
+/// quotes around a value. Returns (param, value) pairs.
+fn linux_params(cmdline: &str) -> Vec<(String, Option<String>)> {
+    let mut params = Vec::new();
+    let bytes = cmdline.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        while i < bytes.len() && bytes[i] == b' ' {
+            i += 1;
+        }
+        let start = i;
+        let mut in_quote = false;
+        while i < bytes.len() && (in_quote || bytes[i] != b' ') {
+            if bytes[i] == b'"' {
+                in_quote = !in_quote;
+            }
+            i += 1;
+        }
+        if start == i {
+            break;
+        }
+        let arg = &cmdline[start..i];
+        match arg.split_once('=') {
+            Some((p, v)) => {
+                let v = v
+                    .strip_prefix('"')
+                    .map(|v| v.strip_suffix('"').unwrap_or(v))
+                    .unwrap_or(v);
+                params.push((p.to_string(), Some(v.to_string())));
+            }
+            None => params.push((arg.to_string(), None)),
+        }
+    }
+    params
+}
+
+fn param(params: &[(String, Option<String>)], name: &str) -> Option<String> {
+    params
+        .iter()
+        .find(|(p, _)| p == name)
+        .and_then(|(_, v)| v.clone())
+}
+
+#[test]
+fn default_arguments_in_order() {
+    assert_eq!(
+        kernel_args(&settings()).unwrap(),
+        vec![
+            "initrd=flatcar_production_pxe_image.cpio.gz",
+            "flatcar.first_boot=1",
+            "ignition.config.url=https://example.com/ignition.ign",
+        ]
+    );
+    let mut s = settings();
+    s.first_boot = false;
+    assert!(!kernel_command_line(&s).unwrap().contains("first_boot"));
+}
+
+#[test]
+fn key_with_spaces_and_url_with_query_reach_the_kernel_intact() {
+    let mut s = settings();
+    let url = "https://cfg.example/ign?node=a%20b&token=x%2Fy&v=1;2";
+    s.ignition_url = url.into();
+    s.ssh_key = Some(format!("{KEY}\n"));
+    s.hostname = Some("node-1.lab".into());
+    s.console = vec!["ttyS0,115200n8".into(), "tty0".into()];
+    s.extra_kernel_args = vec!["flatcar.autologin".into(), "foo=\"two words\"".into()];
+
+    let line = format!(
+        "kernel http://x/k {} || goto fail",
+        kernel_command_line(&s).unwrap()
+    );
+    let cmdline = ipxe_kernel_cmdline(&line);
+    assert_eq!(cmdline, kernel_command_line(&s).unwrap());
+    assert_eq!(
+        expected_proc_cmdline(&s).unwrap(),
+        format!("flatcar_production_pxe.vmlinuz {cmdline}")
+    );
+    let params = linux_params(&cmdline);
+    assert_eq!(param(&params, "sshkey").as_deref(), Some(KEY));
+    assert_eq!(param(&params, "ignition.config.url").as_deref(), Some(url));
+    assert_eq!(
+        param(&params, "systemd.hostname").as_deref(),
+        Some("node-1.lab")
+    );
+    assert_eq!(param(&params, "foo").as_deref(), Some("two words"));
+    assert_eq!(
+        params.iter().filter(|(p, _)| p == "console").count(),
+        2,
+        "{params:?}"
+    );
+    assert_eq!(params.len(), 9, "{params:?}");
+}
+
+#[test]
+fn whitespace_runs_in_the_key_are_normalised_like_ipxe_would() {
+    let mut s = settings();
+    s.ssh_key = Some("  ssh-rsa\tAAAAB3NzaC1yc2E=   bob@host  \n".into());
+    let args = kernel_args(&s).unwrap();
+    assert_eq!(
+        args.last().unwrap(),
+        "sshkey=\"ssh-rsa AAAAB3NzaC1yc2E= bob@host\""
+    );
+}
+
+#[test]
+fn unsafe_ssh_keys_are_rejected_naming_the_setting() {
+    let cases = [
+        (format!("{KEY}\n{KEY}"), "more than one line"),
+        (
+            "command=\"x\" ssh-ed25519 AAAA k".to_string(),
+            "double quote",
+        ),
+        ("ssh-ed25519 AAAA a\"b".to_string(), "double quote"),
+        ("ssh-ed25519 AAAA #laptop".to_string(), "beginning with '#'"),
+        (
+            "ssh-ed25519 AAAA me || reboot".to_string(),
+            "end of the command",
+        ),
+        ("ssh-ed25519 AAAA ${user}".to_string(), "${"),
+        (
+            "ssh-ed25519 AAAA J\u{fc}rgen".to_string(),
+            "printable ASCII",
+        ),
+        ("ssh-ed25519 AAAA a\u{7}b".to_string(), "printable ASCII"),
+        ("not a key".to_string(), "not an OpenSSH public key"),
+        ("ssh-ed25519".to_string(), "not an OpenSSH public key"),
+    ];
+    for (key, expected) in cases {
+        let mut s = settings();
+        s.ssh_key = Some(key.clone());
+        let e = err(&s);
+        assert!(e.starts_with("invalid SSH public key"), "{key:?}: {e}");
+        assert!(e.contains(expected), "{key:?}: {e}");
+    }
+}
+
+#[test]
+fn a_dollar_brace_without_closing_brace_is_literal_in_ipxe_and_allowed() {
+    let mut s = settings();
+    s.ssh_key = Some("ssh-ed25519 AAAA price${5".into());
+    kernel_args(&s).unwrap();
+}
+
+#[test]
+fn unsafe_urls_are_rejected() {
+    let cases = [
+        ("", "is empty"),
+        ("example.com/ignition.ign", "not a URL"),
+        ("https://x/a b", "space"),
+        ("https://x/a\nb", "printable ASCII"),
+        ("https://x/${net0/mac}.ign", "${"),
+        ("https://x/\"q\"", "double quote"),
+        ("https://x/\u{e9}", "printable ASCII"),
+    ];
+    for (url, expected) in cases {
+        let mut s = settings();
+        s.ignition_url = url.into();
+        let e = err(&s);
+        assert!(e.starts_with("invalid Ignition config URL"), "{url:?}: {e}");
+        assert!(e.contains(expected), "{url:?}: {e}");
+    }
+}
+
+#[test]
+fn hostnames() {
+    for ok in ["a", "node1", "node-1.example.com", &"a".repeat(63)] {
+        validate_hostname(ok).unwrap();
+    }
+    for bad in [
+        "",
+        "-a",
+        "a-",
+        "a..b",
+        "a_b",
+        "a b",
+        "n\u{f6}de",
+        &"a.".repeat(40),
+    ] {
+        let e = validate_hostname(bad).unwrap_err().to_string();
+        assert!(e.starts_with("invalid hostname"), "{bad:?}: {e}");
+    }
+}
+
+#[test]
+fn consoles_and_extra_arguments() {
+    let mut s = settings();
+    s.console = vec!["ttyS0 115200".into()];
+    assert!(err(&s).starts_with("invalid console argument"));
+
+    for (arg, expected) in [
+        ("a b", "outside double quotes"),
+        ("a=\"b", "unbalanced"),
+        ("a=\"b  c\"", "repeated spaces"),
+        (" a", "leading"),
+        ("#x", "'#'"),
+        ("&&", "end of the command"),
+        ("x=${y}", "${"),
+        ("", "is empty"),
+        ("a\tb", "printable ASCII"),
+    ] {
+        let mut s = settings();
+        s.extra_kernel_args = vec![arg.into()];
+        let e = err(&s);
+        assert!(
+            e.starts_with("invalid extra kernel argument"),
+            "{arg:?}: {e}"
+        );
+        assert!(e.contains(expected), "{arg:?}: {e}");
+    }
+}
+
+#[test]
+fn the_command_line_length_is_bounded() {
+    let mut s = settings();
+    s.extra_kernel_args = vec![format!("x={}", "y".repeat(1800))];
+    kernel_args(&s).unwrap();
+    s.extra_kernel_args.push(format!("z={}", "y".repeat(200)));
+    let e = err(&s);
+    assert!(e.starts_with("invalid kernel command line"), "{e}");
+    assert!(e.contains("at most 2047 bytes"), "{e}");
+}
