@@ -1,0 +1,92 @@
+# `nix flake check`: the same ladder as `cargo xtask ci`, with every tool
+# pinned. Each cargo check is the workspace with its vendored dependencies
+# (from Cargo.lock), one command, and an empty output.
+{
+  lib,
+  pkgs,
+  src,
+  ephemeros,
+  coreos-ignition,
+  toolEnv,
+  testTools,
+  # null where the builder cannot run the x86_64 stand-in node
+  e2eEnv,
+}:
+let
+  cargoCheck =
+    name:
+    {
+      command,
+      tools ? [ ],
+      extraEnv ? { },
+    }:
+    pkgs.stdenv.mkDerivation {
+      name = "ephemeros-${name}";
+      inherit src;
+      cargoDeps = pkgs.rustPlatform.importCargoLock { lockFile = ../Cargo.lock; };
+      nativeBuildInputs = [
+        pkgs.rustPlatform.cargoSetupHook
+        pkgs.cargo
+        pkgs.rustc
+      ]
+      ++ tools;
+      env = {
+        # Nested cargo runs (xtask building the binary) stay offline too.
+        CARGO_NET_OFFLINE = "true";
+      }
+      // extraEnv;
+      buildPhase = ''
+        runHook preBuild
+        # Tests create git repositories and scratch files under $HOME.
+        export HOME="$TMPDIR"
+        ${command}
+        runHook postBuild
+      '';
+      installPhase = "touch $out";
+    };
+in
+{
+  rustfmt = cargoCheck "rustfmt" {
+    command = "cargo fmt --all -- --check";
+    tools = [ pkgs.rustfmt ];
+  };
+
+  clippy = cargoCheck "clippy" {
+    command = "cargo clippy --workspace --all-targets --locked -- -D warnings";
+    tools = [ pkgs.clippy ];
+  };
+
+  cargo-test = cargoCheck "cargo-test" {
+    command = "cargo test --workspace --locked";
+    tools = testTools;
+    extraEnv = toolEnv;
+  };
+
+  # The committed ignition.ign is what ignition.yml produces today.
+  ignition-fresh = pkgs.runCommand "ephemeros-ignition-fresh" { } ''
+    cd ${src}
+    ${lib.getExe ephemeros} ignite ignition.yml > "$TMPDIR/ignition.ign"
+    if ! diff -u ignition.ign "$TMPDIR/ignition.ign"; then
+      echo "ignition.ign is stale: run 'nix run .#ignite -- ignition.yml -o ignition.ign' and commit it" >&2
+      exit 1
+    fi
+    touch $out
+  '';
+
+  # Real Ignition accepts it.
+  ignition-validate = pkgs.runCommand "ephemeros-ignition-validate" { } ''
+    ${coreos-ignition}/bin/ignition-validate ${src}/ignition.ign
+    touch $out
+  '';
+}
+// lib.optionalAttrs (e2eEnv != null) {
+  # The stick boots: OVMF -> iPXE from the stick -> stand-in kernel and
+  # initramfs over HTTP -> real Ignition applies ignition.ign. The harness
+  # uses KVM when the builder offers /dev/kvm and TCG otherwise, so no
+  # "kvm" system feature is required.
+  e2e = cargoCheck "e2e" {
+    command = "cargo xtask e2e";
+    tools = testTools;
+    extraEnv = toolEnv // e2eEnv // { E2E_OFFLINE = "1"; };
+  };
+}

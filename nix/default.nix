@@ -1,0 +1,115 @@
+# Everything the flake exports for one system.
+#   pkgs:     nixpkgs for the machine that builds and runs the tools
+#   nodePkgs: nixpkgs for x86_64, the nodes' architecture; only firmware
+#             files (iPXE, OVMF) are taken from it
+{ pkgs, nodePkgs }:
+let
+  inherit (pkgs) lib;
+  isX86 = pkgs.stdenv.hostPlatform.isx86_64;
+
+  # The workspace without the Nix files, so that editing them rebuilds nothing.
+  src = lib.fileset.toSource {
+    root = ../.;
+    fileset = lib.fileset.difference ../. (
+      lib.fileset.unions [
+        ../flake.nix
+        ../flake.lock
+        ./.
+      ]
+    );
+  };
+
+  ephemeros = pkgs.callPackage ./package.nix { inherit src; };
+  coreos-ignition = pkgs.callPackage ./coreos-ignition.nix { };
+
+  # qemu_kvm holds only the host's target; elsewhere the full qemu brings
+  # qemu-system-x86_64 (TCG).
+  qemu = if isX86 then pkgs.qemu_kvm else pkgs.qemu;
+
+  # Where the tools find iPXE, qemu and OVMF (the contract's variables).
+  toolEnv = {
+    EPHEMEROS_IPXE_EFI = "${nodePkgs.ipxe}/ipxe.efi";
+    EPHEMEROS_QEMU = lib.getExe' qemu "qemu-system-x86_64";
+    EPHEMEROS_OVMF_CODE = "${nodePkgs.OVMF.fd}/FV/OVMF_CODE.fd";
+    EPHEMEROS_OVMF_VARS = "${nodePkgs.OVMF.fd}/FV/OVMF_VARS.fd";
+  };
+
+  # The stand-in node of the boot test: a kernel with its modules, a static
+  # busybox and real CoreOS Ignition. They run inside the x86_64 guest, so
+  # they exist only where the builder is x86_64.
+  kernel = pkgs.linuxPackages.kernel;
+  e2eEnv = {
+    E2E_KERNEL = "${kernel}/${pkgs.stdenv.hostPlatform.linux-kernel.target}";
+    # Holds lib/modules/<version>/ with modules.dep; modules are .ko.xz.
+    E2E_KERNEL_MODULES = "${kernel}";
+    E2E_BUSYBOX = "${pkgs.pkgsStatic.busybox}/bin/busybox";
+    E2E_IGNITION = "${coreos-ignition}/bin/ignition";
+  };
+
+  # What the tests call besides cargo: image checks, validators, and what
+  # the boot test uses to assemble the stand-in initramfs (useradd and
+  # friends for Ignition, kmod for module order, ldd for libraries).
+  testTools = [
+    qemu
+    pkgs.gptfdisk
+    pkgs.dosfstools
+    pkgs.mtools
+    pkgs.shellcheck
+    pkgs.systemd
+    pkgs.git
+    pkgs.kmod
+    pkgs.cpio
+    pkgs.shadow
+    pkgs.xz
+    pkgs.zstd
+    (lib.getBin pkgs.glibc)
+    coreos-ignition
+  ];
+in
+{
+  packages = {
+    inherit ephemeros;
+    # iPXE for this machine's architecture: x86_64 EFI here, arm64 EFI on
+    # aarch64 (what `build-stick --arch arm64` wants as --ipxe-efi).
+    ipxe = pkgs.ipxe;
+    default = ephemeros;
+  };
+
+  apps = import ./apps.nix {
+    inherit lib ephemeros toolEnv;
+    inherit (pkgs) writeShellApplication git;
+  };
+
+  checks = import ./checks.nix {
+    inherit
+      lib
+      pkgs
+      src
+      ephemeros
+      coreos-ignition
+      toolEnv
+      testTools
+      ;
+    # The boot test needs an x86_64 guest userland; see e2eEnv.
+    e2eEnv = if isX86 then e2eEnv else null;
+  };
+
+  devShell = pkgs.mkShell {
+    packages = [
+      pkgs.cargo
+      pkgs.rustc
+      pkgs.clippy
+      pkgs.rustfmt
+      pkgs.rust-analyzer
+      pkgs.nixfmt
+    ]
+    ++ testTools;
+    # busybox is not put on PATH (it would shadow coreutils); the boot
+    # test finds it through E2E_BUSYBOX.
+    env = toolEnv // lib.optionalAttrs isX86 e2eEnv // {
+      RUST_SRC_PATH = "${pkgs.rustPlatform.rustLibSrc}";
+    };
+  };
+
+  formatter = pkgs.nixfmt;
+}
