@@ -110,22 +110,15 @@ pub fn resolve(opts: &ResolveOptions) -> Result<ConfigSource, ResolveError> {
             remote: opts.remote.clone(),
         })?;
     let remote_url = remote::redact(&raw_remote_url);
-    let bad_remote = |problem: String| ResolveError::BadRemote {
-        remote: opts.remote.clone(),
-        url: remote_url.clone(),
-        problem,
-    };
-    let parsed = Remote::parse(&raw_remote_url).map_err(|e| bad_remote(e.0))?;
-    let forge = match opts.forge {
-        Some(forge) => forge,
-        None => Forge::recognise(&parsed.host)
-            .map(|(forge, _)| forge)
-            .ok_or_else(|| ResolveError::UnknownForge {
-                remote: opts.remote.clone(),
-                host: parsed.host.clone(),
-                forges: Forge::ALL.map(Forge::as_str).join(", "),
-            })?,
-    };
+    // Checked before anything else so that an unusable remote is reported
+    // first; the URL itself is built once the ref is known.
+    derive_url(
+        &raw_remote_url,
+        opts.forge,
+        Ref::Branch("main"),
+        "ignition.ign",
+    )
+    .map_err(|e| e.into_resolve_error(&opts.remote, &remote_url))?;
 
     let commit = repo.head_commit()?.ok_or_else(|| ResolveError::NoCommit {
         file: path_in_repo.clone(),
@@ -180,7 +173,8 @@ pub fn resolve(opts: &ResolveOptions) -> Result<ConfigSource, ResolveError> {
     } else {
         Ref::Branch(&git_ref)
     };
-    let url = raw_url(forge, &parsed, git_ref_kind, &path_in_repo).map_err(bad_remote)?;
+    let url = derive_url(&raw_remote_url, opts.forge, git_ref_kind, &path_in_repo)
+        .map_err(|e| e.into_resolve_error(&opts.remote, &remote_url))?;
     Ok(ConfigSource {
         url,
         remote_url,
@@ -191,6 +185,52 @@ pub fn resolve(opts: &ResolveOptions) -> Result<ConfigSource, ResolveError> {
         path_in_repo,
         warnings,
     })
+}
+
+/// Why a remote URL gives no raw-file URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeriveError {
+    /// The URL cannot be read, or its path does not fit the forge.
+    BadRemote(String),
+    /// The host is not a known forge and none was named.
+    UnknownForge { host: String },
+}
+
+impl DeriveError {
+    fn into_resolve_error(self, remote: &str, url: &str) -> ResolveError {
+        match self {
+            DeriveError::BadRemote(problem) => ResolveError::BadRemote {
+                remote: remote.to_string(),
+                url: url.to_string(),
+                problem,
+            },
+            DeriveError::UnknownForge { host } => ResolveError::UnknownForge {
+                remote: remote.to_string(),
+                host,
+                forges: Forge::ALL.map(Forge::as_str).join(", "),
+            },
+        }
+    }
+}
+
+/// The raw-file URL of `path` at `git_ref` for a remote URL as git spells
+/// it; `forge` is needed only when the host is not a well-known one.
+pub fn derive_url(
+    remote_url: &str,
+    forge: Option<Forge>,
+    git_ref: Ref<'_>,
+    path: &str,
+) -> Result<String, DeriveError> {
+    let remote = Remote::parse(remote_url).map_err(|e| DeriveError::BadRemote(e.0))?;
+    let forge = match forge {
+        Some(forge) => forge,
+        None => Forge::recognise(&remote.host)
+            .map(|(forge, _)| forge)
+            .ok_or_else(|| DeriveError::UnknownForge {
+                host: remote.host.clone(),
+            })?,
+    };
+    raw_url(forge, &remote, git_ref, path).map_err(DeriveError::BadRemote)
 }
 
 fn short(commit: &str) -> &str {
