@@ -58,7 +58,8 @@ in
 
   cargo-test = cargoCheck "cargo-test" {
     command = "cargo test --workspace --locked";
-    tools = testTools;
+    # xtask's own tests run nix-instantiate on small fixtures.
+    tools = testTools ++ [ pkgs.nix ];
     extraEnv = toolEnv;
   };
 
