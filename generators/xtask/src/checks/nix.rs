@@ -508,54 +508,75 @@ mod tests {
         assert!(err.contains("undefined variable 'lib'"), "{err}");
     }
 
-    /// A copy of this repository's flake.nix and flake.lock, with `edit`
-    /// applied to the lock file.
-    fn flake_with_lock(name: &str, edit: impl Fn(String) -> String) -> Utf8PathBuf {
-        let repo = crate::workspace_root();
+    /// A flake laid out like ours (outputs per system through genAttrs) and
+    /// a lock of the form `nix flake lock` writes.
+    const FLAKE: &str = r#"{
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
+  outputs = { nixpkgs, ... }: {
+    packages = nixpkgs.lib.genAttrs [ "x86_64-linux" ] (s: { default = 1; });
+    apps = nixpkgs.lib.genAttrs [ "x86_64-linux" ] (s: {
+      x = { type = "app"; program = "x"; meta.description = "d"; };
+    });
+  };
+}"#;
+    const LOCK: &str = r#"{ "nodes": {
+    "nixpkgs": {
+      "locked": { "lastModified": 1778430510, "narHash": "sha256-Ti+ZBvW6yrWWAg2szExVTwCd4qOJ3KlVr1tFHfyfi8Q=",
+        "owner": "NixOS", "repo": "nixpkgs", "rev": "8fd9daa3db09ced9700431c5b7ad0e8ba199b575", "type": "github" },
+      "original": { "owner": "NixOS", "ref": "nixos-25.11", "repo": "nixpkgs", "type": "github" } },
+    "root": { "inputs": { "nixpkgs": "nixpkgs" } } },
+  "root": "root", "version": 7 }"#;
+
+    fn flake_outputs(name: &str, flake: &str, lock: &str) -> Result<Outputs> {
         let root = scratch(name);
-        let flake = std::fs::read_to_string(repo.join("flake.nix")).unwrap();
-        // The outputs import ./nix: a stub that lays out the same kinds.
-        let flake = flake.replace("import ./nix {", "import ./stub.nix {");
         std::fs::write(root.join("flake.nix"), flake).unwrap();
-        std::fs::write(
-            root.join("stub.nix"),
-            "{ pkgs, nodePkgs }: { packages.default = 1; apps.x = { type = \"app\"; program = \"x\"; meta.description = \"d\"; }; checks = { }; devShell = 1; formatter = 1; }\n",
-        )
-        .unwrap();
-        let lock = std::fs::read_to_string(repo.join("flake.lock")).unwrap();
-        std::fs::write(root.join("flake.lock"), edit(lock)).unwrap();
-        root
+        std::fs::write(root.join("flake.lock"), lock).unwrap();
+        let (sh, root) = nix_for(&root);
+        Nix::new(&sh, &root).unwrap().flake_outputs(&root)
+    }
+
+    fn flake_error(name: &str, flake: &str, lock: &str) -> String {
+        format!("{:#}", flake_outputs(name, flake, lock).unwrap_err())
     }
 
     #[test]
-    fn the_lock_must_pin_by_rev_and_nar_hash() {
-        let root = flake_with_lock("lock-ok", |l| l);
-        let (sh, root) = nix_for(&root);
-        let outputs = Nix::new(&sh, &root).unwrap().flake_outputs(&root).unwrap();
+    fn the_lock_must_pin_what_the_flake_asks_for() {
+        let outputs = flake_outputs("lock-ok", FLAKE, LOCK).unwrap();
         assert_eq!(outputs["x86_64-linux"]["apps"], set(&["x"]));
 
-        let root = flake_with_lock("lock-no-hash", |l| {
-            l.lines()
-                .filter(|l| !l.contains("narHash"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        });
-        let err = Nix::new(&sh, &root)
-            .unwrap()
-            .flake_outputs(&root)
-            .unwrap_err();
+        let no_hash = LOCK.replace("\"narHash\"", "\"narhash\"");
+        let err = flake_error("lock-no-hash", FLAKE, &no_hash);
         assert!(
-            format!("{err:#}").contains("nixpkgs has no sha256 locked.narHash"),
-            "{err:#}"
+            err.contains("nixpkgs has no sha256 locked.narHash"),
+            "{err}"
         );
 
-        let root = flake_with_lock("lock-other-ref", |l| {
-            l.replace("\"nixos-25.11\"", "\"nixos-unstable\"")
-        });
-        let err = Nix::new(&sh, &root)
-            .unwrap()
-            .flake_outputs(&root)
-            .unwrap_err();
-        assert!(format!("{err:#}").contains("was locked from"), "{err:#}");
+        let branch = LOCK.replace(
+            "\"rev\": \"8fd9daa3db09ced9700431c5b7ad0e8ba199b575\", ",
+            "",
+        );
+        let err = flake_error("lock-no-rev", FLAKE, &branch);
+        assert!(err.contains("nixpkgs is not pinned to a commit"), "{err}");
+
+        let unstable = FLAKE.replace("nixos-25.11", "nixos-unstable");
+        let err = flake_error("lock-other-ref", &unstable, LOCK);
+        assert!(err.contains("was locked from"), "{err}");
+
+        let two_inputs = FLAKE.replace("inputs.", "inputs.utils.url = \"github:a/b\"; inputs.");
+        let err = flake_error("lock-missing-input", &two_inputs, LOCK);
+        assert!(
+            err.contains("input utils (declared in flake.nix) is not locked"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn every_app_has_a_description() {
+        let bare = FLAKE.replace(" meta.description = \"d\";", "");
+        let err = flake_error("app-no-description", &bare, LOCK);
+        assert!(
+            err.contains("apps.x86_64-linux without type = \"app\" or meta.description"),
+            "{err}"
+        );
     }
 }
