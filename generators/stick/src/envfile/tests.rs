@@ -1,0 +1,160 @@
+use super::*;
+
+/// Values that break naive quoting. Each must come back byte for byte from
+/// our parser, from `sh` and from `bash`.
+fn hard_values() -> Vec<(&'static str, String)> {
+    vec![
+        ("EMPTY", String::new()),
+        ("PLAIN", "k10abc::server:xyz".into()),
+        ("DQUOTE", r#"say "hi""#.into()),
+        ("SQUOTE", "it's".into()),
+        ("DOLLAR", "$HOME ${HOME} $(id) $$".into()),
+        ("BACKTICK", "`id` and ``".into()),
+        ("BACKSLASH", r"C:\path\to\n and \\ and \".into()),
+        ("BACKSLASH_END", "ends with \\".into()),
+        ("SPACES", "  leading and trailing  ".into()),
+        ("TAB", "a\tb\t".into()),
+        ("EQUALS", "a=b==c=".into()),
+        ("HASH", "#not a comment ;nor this".into()),
+        ("UNICODE", "żółć 東京 🚀 \u{200b}".into()),
+        (
+            "URL",
+            "https://user:p%40ss@example.com:8443/x?a=1&b='2'#frag".into(),
+        ),
+        ("MIXED", r#"'"$`\ ""''\\$$``"#.into()),
+        ("LONG", "x\"$\\`".repeat(20_000)),
+    ]
+}
+
+#[test]
+fn hard_values_round_trip_through_our_parser() {
+    let vars: Vec<(String, String)> = hard_values()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    let text = render("test file\nsecond comment line", &vars).unwrap();
+    let back = parse(text.as_bytes(), "test").unwrap();
+    assert_eq!(back.len(), vars.len());
+    for (entry, (k, v)) in back.iter().zip(&vars) {
+        assert_eq!(&entry.key, k);
+        assert_eq!(&entry.value, v, "value of {k} changed");
+    }
+}
+
+#[test]
+fn hard_values_round_trip_through_real_shells() {
+    let vars: Vec<(String, String)> = hard_values()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    let text = render("shell check", &vars).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("env");
+    std::fs::write(&file, &text).unwrap();
+    let mut ran = 0;
+    for shell in ["sh", "bash"] {
+        for (k, v) in &vars {
+            // printf %s prints the value exactly; a trailing marker keeps
+            // trailing whitespace visible.
+            let script = format!(". \"$1\"; printf '%s|' \"${k}\"");
+            let out = match std::process::Command::new(shell)
+                .args(["-c", &script, "sh"])
+                .arg(&file)
+                .output()
+            {
+                Ok(out) => out,
+                Err(_) if std::env::var_os("CI").is_none() => {
+                    eprintln!("SKIPPED: {shell} is not installed");
+                    continue;
+                }
+                Err(e) => panic!("{shell}: {e}"),
+            };
+            assert!(out.status.success(), "{shell} failed on {k}: {out:?}");
+            let got = String::from_utf8(out.stdout).unwrap();
+            assert_eq!(got, format!("{v}|"), "{shell} read {k} differently");
+            ran += 1;
+        }
+    }
+    assert!(ran > 0, "no shell ran");
+}
+
+#[test]
+fn unrepresentable_values_are_refused_naming_the_variable_not_the_value() {
+    for (value, expect) in [
+        ("abc\0secretpart", "NUL"),
+        ("line1\nsecretpart", "line break"),
+        ("cr\rsecretpart", "line break"),
+        ("bell\u{7}secretpart", "U+0007"),
+        ("esc\u{1b}[0msecretpart", "U+001B"),
+    ] {
+        let e = check("K3S_TOKEN", value).unwrap_err().to_string();
+        assert!(e.starts_with("K3S_TOKEN:"), "{e}");
+        assert!(e.contains(expect), "{e}");
+        assert!(!e.contains("secretpart"), "error leaks the value: {e}");
+    }
+    let long = "y".repeat(MAX_ASSIGNMENT);
+    let e = check("K3S_TOKEN", &long).unwrap_err().to_string();
+    assert!(e.contains("131072"), "{e}");
+    assert!(check("1BAD", "v").is_err());
+    assert!(check("BAD-NAME", "v").is_err());
+    assert!(render("", &[("OK".into(), "a\nb".into())]).is_err());
+}
+
+#[test]
+fn parser_follows_systemd_for_hand_written_files() {
+    let text = "\
+# comment
+; also a comment
+  PLAIN = value with spaces   \n\
+SINGLE='literal $x \\n'\n\
+CONCAT=\"a\"'b'c\n\
+ESCAPED=a\\ b\\\\c\n\
+KEEP=\"\\n\\q\"\n\
+CONT=\"one \\\n two\"\n\
+EMPTY=\n\
+LAST=no newline at end";
+    let got: Vec<(String, String)> = parse(text.as_bytes(), "f")
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.key, e.value))
+        .collect();
+    let want: Vec<(String, String)> = [
+        ("PLAIN", "value with spaces"),
+        ("SINGLE", "literal $x \\n"),
+        ("CONCAT", "abc"),
+        ("ESCAPED", "a b\\c"),
+        ("KEEP", "\\n\\q"),
+        ("CONT", "one  two"),
+        ("EMPTY", ""),
+        ("LAST", "no newline at end"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn parser_errors_carry_file_line_and_column() {
+    let cases: [(&[u8], &str); 6] = [
+        (
+            b"A=1\nB=\"open\n",
+            "node.env:2:3: this quote is never closed",
+        ),
+        (b"A=1\n  JUSTAKEY\n", "node.env:2:3: `JUSTAKEY` has no `=`"),
+        (
+            b"export A=1\n",
+            "node.env:1:1: `export A` is not a variable name",
+        ),
+        (
+            b"A=1\nA=2\n",
+            "node.env:2:1: A is set twice (first on line 1)",
+        ),
+        (b"A=\xff\n", "node.env:1:3: invalid UTF-8"),
+        (b"A=1\nB=x\0y\n", "node.env:2:4: a NUL byte"),
+    ];
+    for (input, want) in cases {
+        let e = parse(input, "node.env").unwrap_err().to_string();
+        assert!(e.starts_with(want), "got {e:?}, want {want:?}");
+    }
+}

@@ -1,0 +1,272 @@
+//! Reading a stick or image back: partitions, manifest, boot script,
+//! enabled components and which secrets are present. Values of secrets are
+//! only included when asked for.
+//!
+//! Reads go through a copy-on-write [`SparseDisk`] overlay, so nothing is
+//! ever written to the stick being inspected.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Read;
+
+use serde::Serialize;
+
+use crate::envfile;
+use crate::error::{Error, Result};
+use crate::image::{BOOT_SCRIPT, ESP_NAME, SECRETS_NAME};
+use crate::layout::SECTOR;
+use crate::manifest::{self, Manifest};
+use crate::secrets::files;
+use crate::slice::Slice;
+use crate::sparse::SparseDisk;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub size: u64,
+    pub disk_guid: String,
+    pub partitions: Vec<PartitionInfo>,
+    pub manifest: Option<Manifest>,
+    pub boot_script: Option<String>,
+    pub esp_files: Vec<FileInfo>,
+    pub secrets: Vec<SecretFile>,
+    /// Whether secret values were included.
+    pub secrets_shown: bool,
+    /// What is missing or wrong, one line each; empty for a good stick.
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PartitionInfo {
+    pub number: u32,
+    pub name: String,
+    pub type_guid: String,
+    pub type_name: String,
+    pub first_lba: u64,
+    pub last_lba: u64,
+    pub size: u64,
+    pub filesystem: Option<FsInfo>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FsInfo {
+    pub fat_type: String,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileInfo {
+    pub path: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SecretFile {
+    pub name: String,
+    pub size: u64,
+    /// Variable names, for env files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys: Option<Vec<String>>,
+    /// Variable values, for env files, only with `show_secrets`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub values: Option<BTreeMap<String, String>>,
+    /// The whole file, for other files, only with `show_secrets`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+}
+
+/// Reads the partition table of a stick or image of `len` bytes.
+pub fn read_partitions(file: File, len: u64) -> Result<Vec<PartitionInfo>> {
+    let mut disk = SparseDisk::over(file, len);
+    Ok(read_gpt(&mut disk)?.1)
+}
+
+fn read_gpt(disk: &mut SparseDisk) -> Result<(String, Vec<PartitionInfo>)> {
+    let gpt = gpt::GptConfig::new()
+        .writable(false)
+        .logical_block_size(gpt::disk::LogicalBlockSize::Lb512)
+        .open_from_device(&mut *disk)
+        .map_err(|e| Error::NotAStick(format!("no readable GPT partition table: {e}")))?;
+    let parts = gpt
+        .partitions()
+        .iter()
+        .filter(|(_, p)| p.is_used())
+        .map(|(&number, p)| PartitionInfo {
+            number,
+            name: p.name.clone(),
+            type_guid: p.part_type_guid.guid.to_string().to_uppercase(),
+            type_name: type_name(&p.part_type_guid),
+            first_lba: p.first_lba,
+            last_lba: p.last_lba,
+            size: (p.last_lba + 1 - p.first_lba) * SECTOR,
+            filesystem: None,
+        })
+        .collect();
+    Ok((gpt.guid().to_string(), parts))
+}
+
+fn type_name(t: &gpt::partition_types::Type) -> String {
+    if *t == gpt::partition_types::EFI {
+        "EFI System".into()
+    } else if *t == gpt::partition_types::LINUX_FS {
+        "Linux filesystem data".into()
+    } else {
+        "other".into()
+    }
+}
+
+type Fs<'a> = fatfs::FileSystem<Slice<'a, SparseDisk>>;
+
+/// Reads everything `ephemeros inspect` shows.
+pub fn inspect(file: File, len: u64, show_secrets: bool) -> Result<Report> {
+    let mut disk = SparseDisk::over(file, len);
+    let (disk_guid, mut partitions) = read_gpt(&mut disk)?;
+    let mut report = Report {
+        size: len,
+        disk_guid,
+        partitions: Vec::new(),
+        manifest: None,
+        boot_script: None,
+        esp_files: Vec::new(),
+        secrets: Vec::new(),
+        secrets_shown: show_secrets,
+        problems: Vec::new(),
+    };
+    for part in partitions.iter_mut() {
+        let start = part.first_lba * SECTOR;
+        let fs = match fatfs::FileSystem::new(
+            Slice::new(&mut disk, start, part.size),
+            fatfs::FsOptions::new(),
+        ) {
+            Ok(fs) => fs,
+            Err(e) => {
+                report.problems.push(format!(
+                    "partition {} ({}): no FAT filesystem: {e}",
+                    part.number, part.name
+                ));
+                continue;
+            }
+        };
+        part.filesystem = Some(FsInfo {
+            fat_type: format!("{:?}", fs.fat_type()).to_uppercase(),
+            label: fs.volume_label().trim_end().to_owned(),
+        });
+        if part.name == ESP_NAME {
+            read_esp(&fs, &mut report);
+        } else if part.name == SECRETS_NAME {
+            read_secrets(&fs, show_secrets, &mut report);
+        }
+    }
+    for name in [ESP_NAME, SECRETS_NAME] {
+        if !partitions.iter().any(|p| p.name == name) {
+            report.problems.push(format!("no partition named `{name}`"));
+        }
+    }
+    report.partitions = partitions;
+    Ok(report)
+}
+
+fn read_file(fs: &Fs, path: &str) -> Option<std::io::Result<Vec<u8>>> {
+    let mut file = fs.root_dir().open_file(path).ok()?;
+    let mut out = Vec::new();
+    Some(file.read_to_end(&mut out).map(|_| out))
+}
+
+fn read_esp(fs: &Fs, report: &mut Report) {
+    list_files(&fs.root_dir(), "", &mut report.esp_files);
+    match read_file(fs, manifest::FILE_NAME) {
+        Some(Ok(bytes)) => match Manifest::from_json(&bytes) {
+            Ok(m) => report.manifest = Some(m),
+            Err(e) => report
+                .problems
+                .push(format!("{}: {e}", manifest::FILE_NAME)),
+        },
+        Some(Err(e)) => report
+            .problems
+            .push(format!("{}: {e}", manifest::FILE_NAME)),
+        None => report
+            .problems
+            .push(format!("the ESP has no {}", manifest::FILE_NAME)),
+    }
+    match read_file(fs, BOOT_SCRIPT) {
+        Some(Ok(bytes)) => report.boot_script = Some(String::from_utf8_lossy(&bytes).into_owned()),
+        Some(Err(e)) => report.problems.push(format!("{BOOT_SCRIPT}: {e}")),
+        None => report
+            .problems
+            .push(format!("the ESP has no {BOOT_SCRIPT}")),
+    }
+    if !report.esp_files.iter().any(|f| {
+        f.path.eq_ignore_ascii_case("EFI/BOOT/BOOTX64.EFI")
+            || f.path.eq_ignore_ascii_case("EFI/BOOT/BOOTAA64.EFI")
+    }) {
+        report
+            .problems
+            .push("the ESP has no EFI/BOOT/BOOT*.EFI boot loader".into());
+    }
+}
+
+fn list_files(dir: &fatfs::Dir<Slice<SparseDisk>>, prefix: &str, out: &mut Vec<FileInfo>) {
+    for entry in dir.iter().flatten() {
+        let name = entry.file_name();
+        if name == "."
+            || name == ".."
+            || entry
+                .attributes()
+                .contains(fatfs::FileAttributes::VOLUME_ID)
+        {
+            continue;
+        }
+        let path = format!("{prefix}{name}");
+        if entry.is_dir() {
+            list_files(&entry.to_dir(), &format!("{path}/"), out);
+        } else {
+            out.push(FileInfo {
+                path,
+                size: entry.len(),
+            });
+        }
+    }
+}
+
+fn read_secrets(fs: &Fs, show: bool, report: &mut Report) {
+    let mut listed = Vec::new();
+    list_files(&fs.root_dir(), "", &mut listed);
+    for info in listed {
+        let bytes = match read_file(fs, &info.path) {
+            Some(Ok(b)) => b,
+            Some(Err(e)) => {
+                report.problems.push(format!("secrets/{}: {e}", info.path));
+                continue;
+            }
+            None => continue,
+        };
+        let mut secret = SecretFile {
+            name: info.path.clone(),
+            size: info.size,
+            keys: None,
+            values: None,
+            content: None,
+        };
+        if info.path.ends_with("_env") {
+            match envfile::parse(&bytes, &format!("secrets/{}", info.path)) {
+                Ok(entries) => {
+                    secret.keys = Some(entries.iter().map(|e| e.key.clone()).collect());
+                    if show {
+                        secret.values =
+                            Some(entries.into_iter().map(|e| (e.key, e.value)).collect());
+                    }
+                }
+                Err(e) => report.problems.push(e.to_string()),
+            }
+        } else if show {
+            secret.content = Some(String::from_utf8_lossy(&bytes).into_owned());
+        }
+        if info.path == files::AUTHORIZED_KEYS {
+            let n = String::from_utf8_lossy(&bytes)
+                .lines()
+                .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+                .count();
+            secret.keys = Some(vec![format!("{n} key(s)")]);
+        }
+        report.secrets.push(secret);
+    }
+}

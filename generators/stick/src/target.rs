@@ -1,0 +1,126 @@
+//! Putting a built [`SparseDisk`] onto its target: the write plan (only the
+//! chunks that carry data), atomically for image files, with verification
+//! for devices.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::sparse::SparseDisk;
+
+/// Called with (bytes done, bytes total) as the plan is written or checked.
+pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
+
+/// Writes every planned chunk of `disk` at its offset in `file`.
+pub fn write_plan(file: &File, disk: &SparseDisk, progress: Progress) -> io::Result<()> {
+    let total = disk.planned_bytes();
+    let mut done = 0;
+    let mut buf = Vec::new();
+    for extent in disk.extents() {
+        disk.read_extent(extent, &mut buf);
+        // Large runs go in 1 MiB pieces so progress moves smoothly.
+        for (i, piece) in buf.chunks(1 << 20).enumerate() {
+            file.write_all_at(piece, extent.offset + (i as u64) * (1 << 20))?;
+            done += piece.len() as u64;
+            progress(done, total);
+        }
+    }
+    Ok(())
+}
+
+/// Reads every planned chunk back from `file` and compares. The caller
+/// must make sure reads come from the medium, not the page cache.
+pub fn verify_plan(file: &File, disk: &SparseDisk, progress: Progress) -> Result<()> {
+    let total = disk.planned_bytes();
+    let mut done = 0;
+    let mut want = Vec::new();
+    let mut got = Vec::new();
+    for extent in disk.extents() {
+        disk.read_extent(extent, &mut want);
+        got.resize(want.len(), 0);
+        file.read_exact_at(&mut got, extent.offset)
+            .map_err(Error::io(format!(
+                "reading back {} bytes at byte {}",
+                want.len(),
+                extent.offset
+            )))?;
+        if got != want {
+            let first = got.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(0);
+            return Err(Error::Verify(format!(
+                "byte {} reads back different from what was written",
+                extent.offset + first as u64
+            )));
+        }
+        done += want.len() as u64;
+        progress(done, total);
+    }
+    Ok(())
+}
+
+/// Writes an image file: a new file (mode 0600) beside `path`, filled
+/// sparsely, synced, then renamed over `path`, so `path` is never a
+/// half-written image. Returns the bytes written.
+pub fn write_image_file(path: &Path, disk: &SparseDisk) -> Result<u64> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::invalid(&path.display().to_string(), "is not a file name"))?;
+    let tmp = dir.join(format!(
+        ".{}.ephemeros-{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(Error::io(format!("creating {}", tmp.display())))?;
+        file.set_len(disk.len())
+            .map_err(Error::io(format!("sizing {}", tmp.display())))?;
+        write_plan(&file, disk, &mut |_, _| {})
+            .map_err(Error::io(format!("writing {}", tmp.display())))?;
+        file.sync_all()
+            .map_err(Error::io(format!("syncing {}", tmp.display())))?;
+        std::fs::rename(&tmp, path).map_err(Error::io(format!(
+            "renaming {} to {}",
+            tmp.display(),
+            path.display()
+        )))?;
+        // The rename itself must reach the disk too.
+        if let Ok(d) = File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(disk.planned_bytes())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Whether an existing file may be replaced by a new image without
+/// `--force`: it is empty, or it already is a stick (a GPT with the `EFI`
+/// and `secrets` partitions).
+pub fn replaceable_image(path: &Path) -> Result<bool> {
+    let meta = std::fs::metadata(path).map_err(Error::io(format!("reading {}", path.display())))?;
+    if !meta.is_file() {
+        return Ok(false);
+    }
+    if meta.len() == 0 {
+        return Ok(true);
+    }
+    let file = File::open(path).map_err(Error::io(format!("opening {}", path.display())))?;
+    Ok(crate::inspect::read_partitions(file, meta.len())
+        .map(|parts| {
+            parts.iter().any(|p| p.name == crate::image::ESP_NAME)
+                && parts.iter().any(|p| p.name == crate::image::SECRETS_NAME)
+        })
+        .unwrap_or(false))
+}

@@ -1,0 +1,252 @@
+//! Checks for user-supplied settings. Errors name the setting; values that
+//! may be secret (URLs with tokens, hosts) are not repeated in messages.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::error::{Error, Result};
+
+/// A node hostname: RFC 1123 labels (letters, digits, `-`, not at either
+/// end of a label, 1–63 characters), dot-separated, at most 64 characters
+/// (Linux's HOST_NAME_MAX), and lowercase, because the hostname becomes the
+/// Kubernetes node name, which must be a lowercase RFC 1123 name.
+pub fn node_hostname(name: &str, value: &str) -> Result<()> {
+    if value.len() > 64 {
+        return Err(Error::invalid(
+            name,
+            format!("`{value}` is longer than 64 characters"),
+        ));
+    }
+    if value.chars().any(|c| c.is_ascii_uppercase()) {
+        return Err(Error::invalid(
+            name,
+            format!("`{value}` has uppercase letters; Kubernetes node names must be lowercase"),
+        ));
+    }
+    dns_name(value)
+        .map_err(|why| Error::invalid(name, format!("`{value}` is not a valid hostname: {why}")))
+}
+
+/// An RFC 1123 host name (any case), or the reason it is not one.
+fn dns_name(value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err("it is empty".into());
+    }
+    if value.len() > 253 {
+        return Err("it is longer than 253 characters".into());
+    }
+    for label in value.trim_end_matches('.').split('.') {
+        if label.is_empty() {
+            return Err("it has an empty label (`..` or a leading dot)".into());
+        }
+        if label.len() > 63 {
+            return Err("a label is longer than 63 characters".into());
+        }
+        if let Some(c) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+        {
+            return Err(format!(
+                "`{c}` is not allowed (letters, digits and `-` only)"
+            ));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err("a label starts or ends with `-`".into());
+        }
+    }
+    Ok(())
+}
+
+/// A host to connect to: a DNS name, an IPv4 address or an IPv6 address.
+/// The value is not repeated in the error (it may identify a private
+/// endpoint).
+pub fn host(name: &str, value: &str) -> Result<()> {
+    if value.parse::<Ipv4Addr>().is_ok() || value.parse::<Ipv6Addr>().is_ok() {
+        return Ok(());
+    }
+    dns_name(value)
+        .map_err(|why| Error::invalid(name, format!("not a host name or IP address: {why}")))
+}
+
+/// A TCP port, 1–65535.
+pub fn port(name: &str, value: &str) -> Result<u16> {
+    match value.parse::<u16>() {
+        Ok(p) if p > 0 && value.bytes().all(|b| b.is_ascii_digit()) => Ok(p),
+        _ => Err(Error::invalid(name, "not a port number (1-65535)")),
+    }
+}
+
+/// An absolute `http://` or `https://` URL with a valid host and optional
+/// port. Only the scheme is checked against `schemes`.
+pub fn url(name: &str, value: &str, schemes: &[&str]) -> Result<()> {
+    let wanted = schemes
+        .iter()
+        .map(|s| format!("{s}://"))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let bad = |why: &str| Error::invalid(name, format!("not a valid {wanted} URL: {why}"));
+    let (scheme, rest) = value.split_once("://").ok_or_else(|| bad("no scheme"))?;
+    if !schemes.iter().any(|s| s.eq_ignore_ascii_case(scheme)) {
+        return Err(bad("wrong scheme"));
+    }
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("it contains whitespace or control characters"));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let (host_part, port_part) = if let Some(v6) = host_port.strip_prefix('[') {
+        let (addr, after) = v6.split_once(']').ok_or_else(|| bad("unclosed `[`"))?;
+        addr.parse::<Ipv6Addr>()
+            .map_err(|_| bad("bad IPv6 address"))?;
+        match after {
+            "" => (None, None),
+            p => (
+                None,
+                Some(p.strip_prefix(':').ok_or_else(|| bad("junk after `]`"))?),
+            ),
+        }
+    } else {
+        match host_port.split_once(':') {
+            Some((h, p)) => (Some(h), Some(p)),
+            None => (Some(host_port), None),
+        }
+    };
+    if let Some(h) = host_part {
+        if h.is_empty() {
+            return Err(bad("no host"));
+        }
+        host(name, h).map_err(|_| bad("bad host"))?;
+    }
+    if let Some(p) = port_part {
+        port(name, p).map_err(|_| bad("bad port"))?;
+    }
+    Ok(())
+}
+
+/// OpenSSH public key lines for `authorized_keys`: each non-empty,
+/// non-comment line must hold a key type and key data. A private key is
+/// refused outright so it can never end up on the stick.
+pub fn ssh_public_keys(source: &str, text: &str) -> Result<Vec<String>> {
+    const TYPES: [&str; 8] = [
+        "ssh-ed25519",
+        "ssh-rsa",
+        "ecdsa-sha2-nistp256",
+        "ecdsa-sha2-nistp384",
+        "ecdsa-sha2-nistp521",
+        "sk-ssh-ed25519@openssh.com",
+        "sk-ecdsa-sha2-nistp256@openssh.com",
+        "ssh-dss",
+    ];
+    if text.contains("PRIVATE KEY") {
+        return Err(Error::invalid(
+            source,
+            "this is a PRIVATE key; give the public key (the .pub file)",
+        ));
+    }
+    let mut keys = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut words = line.split_whitespace();
+        let ok = words.any(|w| TYPES.contains(&w))
+            && words.next().is_some_and(|data| {
+                data.len() > 16
+                    && data
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b))
+            });
+        if !ok {
+            return Err(Error::invalid(
+                &format!("{source}:{}", i + 1),
+                "not an OpenSSH public key line (expected e.g. `ssh-ed25519 AAAA… comment`)",
+            ));
+        }
+        keys.push(line.to_owned());
+    }
+    if keys.is_empty() {
+        return Err(Error::invalid(source, "holds no public key"));
+    }
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostnames() {
+        for good in ["node1", "k3s-a.lan", "a", "x1.example.com", "0node"] {
+            node_hostname("NODE_HOSTNAME", good).unwrap();
+        }
+        for (bad, why) in [
+            ("", "empty"),
+            ("-node", "starts or ends"),
+            ("node_1", "`_`"),
+            ("Node1", "lowercase"),
+            ("a..b", "empty label"),
+            ("n\u{e9}", "not allowed"),
+            (&"a".repeat(65), "64"),
+        ] {
+            let e = node_hostname("NODE_HOSTNAME", bad).unwrap_err().to_string();
+            assert!(
+                e.starts_with("NODE_HOSTNAME:") && e.contains(why),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn ports_and_hosts() {
+        assert_eq!(port("P", "514").unwrap(), 514);
+        assert_eq!(port("P", "65535").unwrap(), 65535);
+        for bad in ["0", "65536", "-1", "+5", " 5", "x", ""] {
+            assert!(port("P", bad).is_err(), "{bad}");
+        }
+        for good in ["logs.example.com", "10.0.0.1", "::1", "fe80::1"] {
+            host("H", good).unwrap();
+        }
+        assert!(host("H", "bad host").is_err());
+    }
+
+    #[test]
+    fn urls() {
+        let hs = ["http", "https"];
+        for good in [
+            "https://hc-ping.com/0b1c2d3e-aaaa-bbbb",
+            "http://10.0.2.2:8080/x?y=z#f",
+            "HTTPS://user:pw@example.com/",
+            "https://[::1]:443/",
+        ] {
+            url("HEARTBEAT_URL", good, &hs).unwrap();
+        }
+        for bad in [
+            "ftp://example.com/",
+            "example.com/ping",
+            "https://",
+            "https://exa mple.com/secretpart",
+            "https://example.com:99999/secretpart",
+            "https://[::1/",
+        ] {
+            let e = url("HEARTBEAT_URL", bad, &hs).unwrap_err().to_string();
+            assert!(e.starts_with("HEARTBEAT_URL:"), "{e}");
+            assert!(!e.contains("secretpart"), "error leaks the value: {e}");
+        }
+        assert!(url("K3S_URL", "http://x:6443", &["https"]).is_err());
+    }
+
+    #[test]
+    fn ssh_keys() {
+        let text = "# mine\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ0vJ1 me@host\n\nssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ you\n";
+        assert_eq!(ssh_public_keys("k.pub", text).unwrap().len(), 2);
+        let e = ssh_public_keys("id", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Bl\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("PRIVATE"), "{e}");
+        let e = ssh_public_keys("k.pub", "ssh-ed25519\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("k.pub:1:"), "{e}");
+        assert!(ssh_public_keys("k.pub", "\n# nothing\n").is_err());
+    }
+}

@@ -1,0 +1,114 @@
+//! Shared by the integration tests: a complete sample stick and helpers to
+//! run real tools on it.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ephemeros_stick::image::EfiArch;
+use ephemeros_stick::layout::Layout;
+use ephemeros_stick::manifest::{self, ConfigRef, Flatcar, Manifest};
+use ephemeros_stick::secrets::Secrets;
+use ephemeros_stick::{ipxe_efi, StickSpec};
+
+pub const TOKEN: &str = "K10-distinctive-token-$`\"\\'-7f3a9";
+pub const BOOT_SCRIPT: &str =
+    "#!ipxe\necho sample boot script\nchain http://10.0.2.2:8080/vmlinuz\n";
+
+pub fn sample_secrets() -> Secrets {
+    let settings: BTreeMap<String, String> = [
+        ("NODE_HOSTNAME", "node1"),
+        ("LOGEXPORT_HOST", "logs.example.com"),
+        ("LOGEXPORT_PORT", "6514"),
+        ("HEARTBEAT_URL", "https://hc.example/ping/5e1f"),
+        ("K3S_DATASTORE_ENDPOINT", ""),
+        ("K3S_TOKEN", TOKEN),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    Secrets::from_settings(
+        &settings,
+        vec!["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ0vJ1abc me@host".into()],
+    )
+    .unwrap()
+    .0
+}
+
+pub fn sample_manifest(secrets: &Secrets) -> Manifest {
+    Manifest {
+        format: manifest::FORMAT,
+        tool: "ephemeros".into(),
+        tool_version: "0.1.0".into(),
+        built_at: "2026-11-22T05:29:52Z".into(),
+        config: Some(ConfigRef {
+            repository: "https://github.com/example/cluster.git".into(),
+            git_ref: "main".into(),
+            commit: "0123456789abcdef0123456789abcdef01234567".into(),
+            dirty: false,
+            path_in_repo: "ignition.ign".into(),
+        }),
+        ignition_url: "https://raw.githubusercontent.com/example/cluster/main/ignition.ign".into(),
+        flatcar: Flatcar {
+            channel: "stable".into(),
+            release: "current".into(),
+            arch: "amd64".into(),
+            base_url: None,
+        },
+        components: manifest::components(secrets),
+    }
+}
+
+/// A fake iPXE: valid PE header, the autoexec marker, and 300 KiB of
+/// non-zero filler so that file data spans many clusters.
+pub fn fake_ipxe() -> Vec<u8> {
+    let mut payload: Vec<u8> = (0..300 * 1024).map(|i| (i % 251) as u8 | 1).collect();
+    payload.extend_from_slice(b"autoexec.ipxe");
+    ipxe_efi::fake_binary(EfiArch::X64, &payload)
+}
+
+/// Builds the sample stick into an image file of `size` bytes.
+pub fn build_image(path: &Path, size: Option<u64>) -> PathBuf {
+    let secrets = sample_secrets();
+    let manifest_json = sample_manifest(&secrets).to_json();
+    let files = secrets.files().unwrap();
+    let ipxe = fake_ipxe();
+    let layout = Layout::default();
+    let spec = StickSpec {
+        layout,
+        arch: EfiArch::X64,
+        ipxe_efi: &ipxe,
+        boot_script: BOOT_SCRIPT,
+        manifest_json: &manifest_json,
+        secret_files: &files,
+        build_time: 1_795_325_392,
+    };
+    let disk = ephemeros_stick::build(&spec, size.unwrap_or(layout.min_disk_size())).unwrap();
+    ephemeros_stick::target::write_image_file(path, &disk).unwrap();
+    path.to_owned()
+}
+
+/// Runs a tool; `None` when it is not installed (outside CI), after saying
+/// so loudly. In CI (env CI set) a missing tool fails the test.
+pub fn run_tool(program: &str, args: &[&str]) -> Option<Output> {
+    match Command::new(program).args(args).output() {
+        Ok(out) => Some(out),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && std::env::var_os("CI").is_none() => {
+            eprintln!(
+                "\n*** SKIPPED: `{program}` is not installed; install it to run this check ***\n"
+            );
+            None
+        }
+        Err(e) => panic!("running {program}: {e}"),
+    }
+}
+
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
