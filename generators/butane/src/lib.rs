@@ -1,1 +1,162 @@
-//! Butane (variant flatcar) to Ignition JSON.
+//! Butane (variant `flatcar`, spec 1.0.0 and 1.1.0) to Ignition JSON (3.3.0
+//! and 3.4.0), following Butane's behaviour: the same inputs are accepted,
+//! produce the same output, and are rejected with the same messages, each
+//! placed at a line and column of the source.
+//!
+//! The pipeline mirrors Butane's: parse YAML ([`yaml`]) -> decode into the
+//! Butane schema ([`decode`], unknown keys are warnings) -> validate the
+//! source ([`validate::source`]) -> translate ([`translate`]) -> validate
+//! the generated Ignition config ([`validate::output`]) -> JSON ([`json`]).
+
+pub mod decode;
+pub mod diag;
+pub mod ignition;
+pub mod json;
+pub mod render;
+pub mod schema;
+pub mod translate;
+pub mod validate;
+pub mod yaml;
+
+use std::path::PathBuf;
+
+pub use diag::{Diagnostic, Path, Report, Severity};
+pub use render::{render, Format};
+pub use schema::Version;
+
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// `-d/--files-dir`: directory `local` contents and trees are read from.
+    pub files_dir: Option<PathBuf>,
+    /// Indented output (`-p/--pretty`).
+    pub pretty: bool,
+}
+
+/// A successful translation: the Ignition JSON (without trailing newline)
+/// and the warnings found on the way.
+#[derive(Clone, Debug)]
+pub struct Translated {
+    pub json: String,
+    pub version: Version,
+    pub report: Report,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input is not a valid Butane config; the report says why and where.
+    #[error("source config is invalid")]
+    InvalidSource(Report),
+    /// The translated config fails Ignition's validation.
+    #[error("config generated was invalid")]
+    InvalidGenerated(Report),
+}
+
+impl Error {
+    pub fn report(&self) -> &Report {
+        match self {
+            Error::InvalidSource(r) | Error::InvalidGenerated(r) => r,
+        }
+    }
+}
+
+/// Translates a Butane config. `source` is the raw file content.
+pub fn translate(source: &[u8], options: &Options) -> Result<Translated, Error> {
+    let mut report = Report::default();
+    let text = match std::str::from_utf8(source) {
+        Ok(t) => t,
+        Err(e) => {
+            let valid = std::str::from_utf8(&source[..e.valid_up_to()]).unwrap_or_default();
+            let line = valid.matches('\n').count() + 1;
+            let col = valid.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            let pos = yaml::Pos {
+                line,
+                col,
+                offset: valid.chars().count(),
+            };
+            report.error_at(
+                yaml::Span {
+                    start: pos,
+                    end: pos,
+                },
+                "invalid UTF-8 in input",
+            );
+            return Err(Error::InvalidSource(report));
+        }
+    };
+    let root = match yaml::load(text) {
+        Ok((root, dups)) => {
+            for e in dups {
+                report.error_at(
+                    yaml::Span {
+                        start: e.pos,
+                        end: e.pos,
+                    },
+                    e.message,
+                );
+            }
+            root
+        }
+        Err(e) => {
+            report.error_at(
+                yaml::Span {
+                    start: e.pos,
+                    end: e.pos,
+                },
+                format!("YAML syntax: {}", e.message),
+            );
+            return Err(Error::InvalidSource(report));
+        }
+    };
+    let result = run(root.as_ref(), options, &mut report);
+    report.locate(root.as_ref());
+    match result {
+        Stage::Done(json, version) => Ok(Translated {
+            json,
+            version,
+            report,
+        }),
+        Stage::Source => Err(Error::InvalidSource(report)),
+        Stage::Generated => Err(Error::InvalidGenerated(report)),
+    }
+}
+
+enum Stage {
+    Done(String, Version),
+    Source,
+    Generated,
+}
+
+fn run(root: Option<&yaml::Node>, options: &Options, report: &mut Report) -> Stage {
+    let Some(version) = validate::variant_and_version(root, report) else {
+        return Stage::Source;
+    };
+    let Some(root) = root else {
+        return Stage::Source;
+    };
+    if report.has_errors() {
+        return Stage::Source;
+    }
+    let config = decode::decode(root, version, report);
+    if report.has_errors() {
+        return Stage::Source;
+    }
+    validate::source(&config, version, report);
+    if report.has_errors() {
+        return Stage::Source;
+    }
+    let t_opts = translate::Options {
+        files_dir: options.files_dir.clone(),
+    };
+    let (out, origins) = translate::translate(&config, version, &t_opts, report);
+    if report.has_errors() {
+        return Stage::Source;
+    }
+    if validate::field_filters(&out, &origins, report) {
+        return Stage::Source;
+    }
+    validate::output(&out, &origins, version, report);
+    if report.has_errors() {
+        return Stage::Generated;
+    }
+    Stage::Done(json::to_string(&out, options.pretty), version)
+}

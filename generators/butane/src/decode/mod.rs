@@ -1,0 +1,422 @@
+//! YAML tree -> [`schema`](crate::schema) types, the way go-yaml v3 decodes
+//! into Butane's Go structs: null leaves a field at its zero value, a scalar
+//! of the wrong kind is a type error ("cannot unmarshal !!str `x` into int"),
+//! and a key the spec version does not know is reported as an unused key
+//! (a warning, as in Butane; `--strict` turns it into a failure).
+
+use crate::diag::{Diagnostic, Path, Report, Severity};
+use crate::schema::*;
+use crate::yaml::scalar::{bool_word, resolve, Resolved};
+use crate::yaml::{Kind, Node};
+
+pub struct Decoder<'r> {
+    version: Version,
+    report: &'r mut Report,
+    path: Path,
+}
+
+pub fn decode(root: &Node, version: Version, report: &mut Report) -> Config {
+    let mut d = Decoder {
+        version,
+        report,
+        path: Path::root(),
+    };
+    d.config(root)
+}
+
+impl Decoder<'_> {
+    fn v11(&self) -> bool {
+        self.version >= Version::V1_1
+    }
+
+    fn type_error(&mut self, n: &Node, into: &str) {
+        let tag = match &n.kind {
+            Kind::Scalar(s) => s.tag.clone().unwrap_or_else(|| n.short_tag().to_string()),
+            _ => n.short_tag().to_string(),
+        };
+        let value = match &n.kind {
+            Kind::Scalar(s) => {
+                // go-yaml shortens long values to 7 bytes and "...".
+                let v = &s.value;
+                if v.len() > 10 {
+                    let mut cut = 7;
+                    while !v.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    format!(" `{}...`", &v[..cut])
+                } else {
+                    format!(" `{v}`")
+                }
+            }
+            _ => String::new(),
+        };
+        self.report.entries.push(Diagnostic {
+            severity: Severity::Error,
+            message: format!("cannot unmarshal {tag}{value} into {into}"),
+            path: Some(self.path.clone()),
+            span: Some(n.span),
+        });
+    }
+
+    fn invalid(&mut self, n: &Node, msg: String) {
+        self.report.entries.push(Diagnostic {
+            severity: Severity::Error,
+            message: msg,
+            path: Some(self.path.clone()),
+            span: Some(n.span),
+        });
+    }
+
+    /// Walks a mapping; `f` decodes a known key and returns false for an
+    /// unknown one.
+    fn fields(&mut self, n: &Node, ty: &str, mut f: impl FnMut(&mut Self, &str, &Node) -> bool) {
+        match &n.kind {
+            Kind::Map(entries) => {
+                for (k, v) in entries {
+                    let Some(key) = k.key_text() else { continue };
+                    self.path.0.push(crate::diag::Seg::Key(key.to_string()));
+                    let known = f(self, key, v);
+                    self.path.0.pop();
+                    if !known {
+                        let p = self.path.key_of(key);
+                        self.report.warn(&p, format!("unused key {key}"));
+                    }
+                }
+            }
+            _ if n.is_null() => {}
+            _ => self.type_error(n, ty),
+        }
+    }
+
+    fn list<T>(&mut self, n: &Node, ty: &str, mut f: impl FnMut(&mut Self, &Node) -> T) -> Vec<T> {
+        match &n.kind {
+            Kind::Seq(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    self.path.0.push(crate::diag::Seg::Index(i));
+                    out.push(f(self, item));
+                    self.path.0.pop();
+                }
+                out
+            }
+            _ if n.is_null() => Vec::new(),
+            _ => {
+                self.type_error(n, ty);
+                Vec::new()
+            }
+        }
+    }
+
+    fn string(&mut self, n: &Node) -> String {
+        self.opt_string(n).unwrap_or_default()
+    }
+
+    fn opt_string(&mut self, n: &Node) -> Option<String> {
+        match &n.kind {
+            Kind::Scalar(s) => match resolve(s) {
+                Resolved::Null => None,
+                Resolved::Binary(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+                Resolved::Invalid(msg) => {
+                    self.invalid(n, msg);
+                    None
+                }
+                // go-yaml stores the scalar's text, whatever it resolved to.
+                _ => Some(s.value.clone()),
+            },
+            _ => {
+                self.type_error(n, "string");
+                None
+            }
+        }
+    }
+
+    fn strings(&mut self, n: &Node, ty: &str) -> Vec<String> {
+        self.list(n, ty, |d, item| d.string(item))
+    }
+
+    fn opt_int(&mut self, n: &Node) -> Option<i64> {
+        let Kind::Scalar(s) = &n.kind else {
+            self.type_error(n, "int");
+            return None;
+        };
+        match resolve(s) {
+            Resolved::Null => None,
+            Resolved::Int(i) if i64::try_from(i).is_ok() => Some(i as i64),
+            // go-yaml converts floats (truncating) when they fit.
+            Resolved::Float(f) if f <= i64::MAX as f64 => Some(f as i64),
+            Resolved::Invalid(msg) => {
+                self.invalid(n, msg);
+                None
+            }
+            _ => {
+                self.type_error(n, "int");
+                None
+            }
+        }
+    }
+
+    fn int(&mut self, n: &Node) -> i64 {
+        self.opt_int(n).unwrap_or(0)
+    }
+
+    fn opt_bool(&mut self, n: &Node) -> Option<bool> {
+        let Kind::Scalar(s) = &n.kind else {
+            self.type_error(n, "bool");
+            return None;
+        };
+        match resolve(s) {
+            Resolved::Null => None,
+            Resolved::Bool(b) => Some(b),
+            Resolved::Str(t) if bool_word(t).is_some() => bool_word(t),
+            Resolved::Invalid(msg) => {
+                self.invalid(n, msg);
+                None
+            }
+            _ => {
+                self.type_error(n, "bool");
+                None
+            }
+        }
+    }
+
+    fn config(&mut self, n: &Node) -> Config {
+        let mut c = Config::default();
+        self.fields(n, "Config", |d, k, v| {
+            match k {
+                "version" => c.version = d.string(v),
+                "variant" => c.variant = d.string(v),
+                "ignition" => c.ignition = d.ignition(v),
+                "kernel_arguments" => {
+                    d.fields(v, "KernelArguments", |d, k, v| {
+                        match k {
+                            "should_exist" => {
+                                c.kernel_arguments.should_exist = d.strings(v, "[]KernelArgument")
+                            }
+                            "should_not_exist" => {
+                                c.kernel_arguments.should_not_exist =
+                                    d.strings(v, "[]KernelArgument")
+                            }
+                            _ => return false,
+                        }
+                        true
+                    });
+                }
+                "passwd" => c.passwd = d.passwd(v),
+                "storage" => c.storage = d.storage(v),
+                "systemd" => c.systemd = d.systemd(v),
+                _ => return false,
+            }
+            true
+        });
+        c
+    }
+
+    fn ignition(&mut self, n: &Node) -> Ignition {
+        let mut ign = Ignition::default();
+        self.fields(n, "Ignition", |d, k, v| {
+            match k {
+                "config" => d.fields(v, "IgnitionConfig", |d, k, v| {
+                    match k {
+                        "merge" => ign.config.merge = d.list(v, "[]Resource", Self::resource),
+                        "replace" => ign.config.replace = d.resource(v),
+                        _ => return false,
+                    }
+                    true
+                }),
+                "proxy" => d.fields(v, "Proxy", |d, k, v| {
+                    match k {
+                        "http_proxy" => ign.proxy.http_proxy = d.opt_string(v),
+                        "https_proxy" => ign.proxy.https_proxy = d.opt_string(v),
+                        "no_proxy" => ign.proxy.no_proxy = d.strings(v, "[]string"),
+                        _ => return false,
+                    }
+                    true
+                }),
+                "security" => d.fields(v, "Security", |d, k, v| {
+                    match k {
+                        "tls" => d.fields(v, "TLS", |d, k, v| {
+                            match k {
+                                "certificate_authorities" => {
+                                    ign.security.tls.certificate_authorities =
+                                        d.list(v, "[]Resource", Self::resource)
+                                }
+                                _ => return false,
+                            }
+                            true
+                        }),
+                        _ => return false,
+                    }
+                    true
+                }),
+                "timeouts" => d.fields(v, "Timeouts", |d, k, v| {
+                    match k {
+                        "http_response_headers" => {
+                            ign.timeouts.http_response_headers = d.opt_int(v)
+                        }
+                        "http_total" => ign.timeouts.http_total = d.opt_int(v),
+                        _ => return false,
+                    }
+                    true
+                }),
+                _ => return false,
+            }
+            true
+        });
+        ign
+    }
+
+    fn resource(&mut self, n: &Node) -> Resource {
+        let mut r = Resource::default();
+        self.fields(n, "Resource", |d, k, v| {
+            match k {
+                "compression" => r.compression = d.opt_string(v),
+                "http_headers" => {
+                    r.http_headers = d.list(v, "HTTPHeaders", |d, n| {
+                        let mut h = HttpHeader::default();
+                        d.fields(n, "HTTPHeader", |d, k, v| {
+                            match k {
+                                "name" => h.name = d.string(v),
+                                "value" => h.value = d.opt_string(v),
+                                _ => return false,
+                            }
+                            true
+                        });
+                        h
+                    })
+                }
+                "source" => r.source = d.opt_string(v),
+                "inline" => r.inline = d.opt_string(v),
+                "local" => r.local = d.opt_string(v),
+                "verification" => d.fields(v, "Verification", |d, k, v| {
+                    match k {
+                        "hash" => r.verification.hash = d.opt_string(v),
+                        _ => return false,
+                    }
+                    true
+                }),
+                _ => return false,
+            }
+            true
+        });
+        r
+    }
+
+    fn owner(&mut self, n: &Node, ty: &str) -> NodeOwner {
+        let mut o = NodeOwner::default();
+        self.fields(n, ty, |d, k, v| {
+            match k {
+                "id" => o.id = d.opt_int(v),
+                "name" => o.name = d.opt_string(v),
+                _ => return false,
+            }
+            true
+        });
+        o
+    }
+
+    fn passwd(&mut self, n: &Node) -> Passwd {
+        let mut p = Passwd::default();
+        self.fields(n, "Passwd", |d, k, v| {
+            match k {
+                "groups" => p.groups = d.list(v, "[]PasswdGroup", Self::group),
+                "users" => p.users = d.list(v, "[]PasswdUser", Self::user),
+                _ => return false,
+            }
+            true
+        });
+        p
+    }
+
+    fn group(&mut self, n: &Node) -> PasswdGroup {
+        let mut g = PasswdGroup::default();
+        self.fields(n, "PasswdGroup", |d, k, v| {
+            match k {
+                "gid" => g.gid = d.opt_int(v),
+                "name" => g.name = d.string(v),
+                "password_hash" => g.password_hash = d.opt_string(v),
+                "should_exist" => g.should_exist = d.opt_bool(v),
+                "system" => g.system = d.opt_bool(v),
+                _ => return false,
+            }
+            true
+        });
+        g
+    }
+
+    fn user(&mut self, n: &Node) -> PasswdUser {
+        let mut u = PasswdUser::default();
+        let v11 = self.v11();
+        self.fields(n, "PasswdUser", |d, k, v| {
+            match k {
+                "gecos" => u.gecos = d.opt_string(v),
+                "groups" => u.groups = d.strings(v, "[]Group"),
+                "home_dir" => u.home_dir = d.opt_string(v),
+                "name" => u.name = d.string(v),
+                "no_create_home" => u.no_create_home = d.opt_bool(v),
+                "no_log_init" => u.no_log_init = d.opt_bool(v),
+                "no_user_group" => u.no_user_group = d.opt_bool(v),
+                "password_hash" => u.password_hash = d.opt_string(v),
+                "primary_group" => u.primary_group = d.opt_string(v),
+                "should_exist" => u.should_exist = d.opt_bool(v),
+                "ssh_authorized_keys" => u.ssh_authorized_keys = d.strings(v, "[]SSHAuthorizedKey"),
+                "ssh_authorized_keys_local" if v11 => {
+                    u.ssh_authorized_keys_local = d.strings(v, "[]string")
+                }
+                "shell" => u.shell = d.opt_string(v),
+                "system" => u.system = d.opt_bool(v),
+                "uid" => u.uid = d.opt_int(v),
+                _ => return false,
+            }
+            true
+        });
+        u
+    }
+
+    fn systemd(&mut self, n: &Node) -> Systemd {
+        let mut s = Systemd::default();
+        let v11 = self.v11();
+        self.fields(n, "Systemd", |d, k, v| {
+            match k {
+                "units" => {
+                    s.units = d.list(v, "[]Unit", |d, n| {
+                        let mut u = Unit::default();
+                        d.fields(n, "Unit", |d, k, v| {
+                            match k {
+                                "contents" => u.contents = d.opt_string(v),
+                                "contents_local" if v11 => u.contents_local = d.opt_string(v),
+                                "dropins" => {
+                                    u.dropins = d.list(v, "[]Dropin", |d, n| {
+                                        let mut dr = Dropin::default();
+                                        d.fields(n, "Dropin", |d, k, v| {
+                                            match k {
+                                                "contents" => dr.contents = d.opt_string(v),
+                                                "contents_local" if v11 => {
+                                                    dr.contents_local = d.opt_string(v)
+                                                }
+                                                "name" => dr.name = d.string(v),
+                                                _ => return false,
+                                            }
+                                            true
+                                        });
+                                        dr
+                                    })
+                                }
+                                "enabled" => u.enabled = d.opt_bool(v),
+                                "mask" => u.mask = d.opt_bool(v),
+                                "name" => u.name = d.string(v),
+                                _ => return false,
+                            }
+                            true
+                        });
+                        u
+                    })
+                }
+                _ => return false,
+            }
+            true
+        });
+        s
+    }
+}
+
+mod storage;

@@ -1,0 +1,138 @@
+//! Printing diagnostics: rustc-style blocks for people, one line each for
+//! scripts.
+
+use std::fmt::Write;
+
+use crate::diag::{Diagnostic, Report, Severity};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Source line with the span underlined; `color` adds ANSI colours.
+    Human { color: bool },
+    /// `FILE:LINE:COL: SEVERITY: MESSAGE [at $.path]`, one line per entry.
+    Short,
+}
+
+const RED: &str = "\x1b[1;31m";
+const YELLOW: &str = "\x1b[1;33m";
+const BLUE: &str = "\x1b[1;34m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+pub fn render(report: &Report, file: &str, source: &str, format: Format) -> String {
+    let mut out = String::new();
+    for d in &report.entries {
+        match format {
+            Format::Short => short(&mut out, d, file),
+            Format::Human { color } => human(&mut out, d, file, source, color),
+        }
+    }
+    out
+}
+
+/// Newlines in a message would break the one-line form.
+fn one_line(s: &str) -> String {
+    s.replace('\n', " ")
+}
+
+fn short(out: &mut String, d: &Diagnostic, file: &str) {
+    let _ = match d.span {
+        Some(s) => write!(
+            out,
+            "{file}:{}:{}: {}: {}",
+            s.start.line,
+            s.start.col,
+            d.severity,
+            one_line(&d.message)
+        ),
+        None => write!(out, "{file}: {}: {}", d.severity, one_line(&d.message)),
+    };
+    if let Some(p) = &d.path {
+        if !p.0.is_empty() {
+            let _ = write!(out, " [at {p}]");
+        }
+    }
+    out.push('\n');
+}
+
+fn paint(s: &str, code: &str, color: bool) -> String {
+    if color {
+        format!("{code}{s}{RESET}")
+    } else {
+        s.to_string()
+    }
+}
+
+fn human(out: &mut String, d: &Diagnostic, file: &str, source: &str, color: bool) {
+    let sev_color = if d.severity == Severity::Error {
+        RED
+    } else {
+        YELLOW
+    };
+    let _ = writeln!(
+        out,
+        "{}{}",
+        paint(&d.severity.to_string(), sev_color, color),
+        paint(&format!(": {}", d.message), BOLD, color)
+    );
+    let Some(span) = d.span else {
+        let _ = writeln!(out, "  {} {file}", paint("-->", BLUE, color));
+        if let Some(p) = &d.path {
+            let _ = writeln!(out, "  = at {p}");
+        }
+        out.push('\n');
+        return;
+    };
+    let line_no = span.start.line.max(1);
+    let gutter = line_no.to_string().len();
+    let pad = " ".repeat(gutter);
+    let _ = writeln!(
+        out,
+        "{pad}{} {file}:{line_no}:{}",
+        paint("-->", BLUE, color),
+        span.start.col
+    );
+    let bar = paint("|", BLUE, color);
+    let _ = writeln!(out, "{pad} {bar}");
+    let text = source.lines().nth(line_no - 1).unwrap_or("");
+    // Tabs would misalign the carets; show them as single spaces.
+    let shown: String = text
+        .chars()
+        .map(|c| if c == '\t' { ' ' } else { c })
+        .collect();
+    let _ = writeln!(
+        out,
+        "{} {bar} {shown}",
+        paint(&line_no.to_string(), BLUE, color)
+    );
+    let width = shown.chars().count();
+    let start = span.start.col.saturating_sub(1).min(width);
+    let end = if span.end.line == span.start.line && span.end.col > span.start.col {
+        (span.end.col - 1).min(width)
+    } else {
+        width
+    };
+    // Trailing blanks are not worth underlining.
+    let visible_end = shown
+        .chars()
+        .take(end)
+        .collect::<String>()
+        .trim_end()
+        .chars()
+        .count()
+        .max(start + 1);
+    let carets = "^".repeat(visible_end - start);
+    let _ = writeln!(
+        out,
+        "{pad} {bar} {}{}",
+        " ".repeat(start),
+        paint(&carets, sev_color, color)
+    );
+    if let Some(p) = &d.path {
+        if !p.0.is_empty() {
+            let _ = writeln!(out, "{pad} {bar}");
+            let _ = writeln!(out, "{pad} = at {p}");
+        }
+    }
+    out.push('\n');
+}

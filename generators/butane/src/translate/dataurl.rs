@@ -1,0 +1,113 @@
+//! Data URLs for inline and local contents, chosen the way Butane chooses:
+//! the shortest of percent-encoding, base64, and (when the config does not
+//! name a compression) gzip+base64, where gzip must beat the others by more
+//! than the four bytes `"gzip"` costs in the compression field.
+
+use std::io::Write;
+
+use base64::Engine;
+
+/// Result of encoding: the URL, and the compression field to set (`None`:
+/// leave the user's compression as it is).
+pub struct DataUrl {
+    pub url: String,
+    pub compression: Option<String>,
+}
+
+/// Bytes left as they are in the percent-encoded form (RFC 2396 unreserved).
+fn unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b)
+}
+
+fn percent_encode(data: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut s = String::with_capacity(data.len() * 3 / 2 + 1);
+    for &b in data {
+        if unreserved(b) {
+            s.push(b as char);
+        } else {
+            s.push('%');
+            s.push(HEX[(b >> 4) as usize] as char);
+            s.push(HEX[(b & 15) as usize] as char);
+        }
+    }
+    s
+}
+
+/// Gzip at best compression with the header Go's writer produces (mtime 0,
+/// XFL 2 for best compression, OS 255 "unknown"), so output is reproducible.
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 255];
+    let mut enc = flate2::write::DeflateEncoder::new(&mut out, flate2::Compression::best());
+    // Writing into a Vec cannot fail.
+    let _ = enc.write_all(data);
+    let _ = enc.finish();
+    let mut crc = flate2::Crc::new();
+    crc.update(data);
+    out.extend_from_slice(&crc.sum().to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out
+}
+
+pub fn make(
+    contents: &[u8],
+    current_compression: Option<&str>,
+    allow_compression: bool,
+) -> DataUrl {
+    let user_compressed = current_compression.is_some_and(|c| !c.is_empty());
+    // Without a compression in the config, state "" explicitly so that a
+    // merged child config cannot inherit a parent's compression.
+    let mut compression = (!user_compressed).then(String::new);
+
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let pct_len = 1 + percent_len(contents);
+    let b64_len = 8 + contents.len().div_ceil(3) * 4;
+    let mut opaque = if b64_len < pct_len {
+        format!(";base64,{}", b64.encode(contents))
+    } else {
+        format!(",{}", percent_encode(contents))
+    };
+    if !user_compressed && allow_compression {
+        let gz = gzip(contents);
+        let gz_len = 8 + gz.len().div_ceil(3) * 4;
+        if gz_len + 4 < opaque.len() {
+            opaque = format!(";base64,{}", b64.encode(&gz));
+            compression = Some("gzip".into());
+        }
+    }
+    DataUrl {
+        url: format!("data:{opaque}"),
+        compression,
+    }
+}
+
+fn percent_len(data: &[u8]) -> usize {
+    data.iter()
+        .map(|&b| if unreserved(b) { 1 } else { 3 })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_text_is_percent_encoded() {
+        let d = make(b"hello world\n", None, true);
+        assert_eq!(d.url, "data:,hello%20world%0A");
+        assert_eq!(d.compression.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn binary_is_base64_and_repetitive_text_is_gzipped() {
+        let d = make(&[0xff, 0xfe, 0xfd], None, true);
+        assert_eq!(d.url, "data:;base64,//79");
+        let big = "a".repeat(1000);
+        let d = make(big.as_bytes(), None, true);
+        assert!(d.url.starts_with("data:;base64,H4sIAAAAAAAC/"), "{}", d.url);
+        assert_eq!(d.compression.as_deref(), Some("gzip"));
+        // The user said the contents are compressed: never compress again.
+        let d = make(big.as_bytes(), Some("gzip"), true);
+        assert!(d.compression.is_none() && d.url.starts_with("data:,aaaa"));
+    }
+}

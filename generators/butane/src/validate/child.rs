@@ -1,0 +1,91 @@
+//! Inline and local configs under `ignition.config` (merge/replace) are
+//! Ignition JSON themselves; Butane validates them when they declare the
+//! target spec version, and warns and skips them otherwise.
+
+use crate::diag::{Path, Report, Severity};
+use crate::ignition as ign;
+use crate::schema::Version;
+use crate::translate::Origins;
+
+const UNKNOWN_VERSION: &str =
+    "skipping validation for the merge/replace ignition config due to an unkown version";
+
+/// Validates a `local` child config (the caller knows the spec version
+/// only through the path being under a 1.0/1.1 config; both share rules
+/// apart from the version, which is read from the child itself).
+pub fn child_config(bytes: &[u8], at: &Path, report: &mut Report) {
+    let version = match serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .as_ref()
+        .and_then(|v| v.pointer("/ignition/version"))
+        .and_then(|v| v.as_str())
+    {
+        Some("3.4.0") => Version::V1_1,
+        _ => Version::V1_0,
+    };
+    validate_child(bytes, at, version, report);
+}
+
+pub fn validate_child(bytes: &[u8], at: &Path, version: Version, report: &mut Report) {
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        report.error(at, "not a config (empty)");
+        return;
+    }
+    let value: serde_json::Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            report.error(at, format!("config is not valid: {e}"));
+            return;
+        }
+    };
+    let declared = value
+        .pointer("/ignition/version")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    if declared != version.ignition_version() {
+        let parses = {
+            let parts: Vec<&str> = declared.split('.').collect();
+            parts.len() == 3
+                && parts
+                    .iter()
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        };
+        if parses {
+            report.warn(&at.key("version"), UNKNOWN_VERSION);
+        } else {
+            report.error(at, "invalid config version (couldn't parse)");
+        }
+        return;
+    }
+    let config: ign::Config = match serde_json::from_value(value) {
+        Ok(c) => c,
+        Err(e) => {
+            report.error(at, format!("config is not valid: {e}"));
+            return;
+        }
+    };
+    let origins = Origins {
+        files: (0..config.storage.files.len())
+            .map(|i| Path::root().key("storage").key("files").index(i))
+            .collect(),
+        directories: (0..config.storage.directories.len())
+            .map(|i| Path::root().key("storage").key("directories").index(i))
+            .collect(),
+        links: (0..config.storage.links.len())
+            .map(|i| Path::root().key("storage").key("links").index(i))
+            .collect(),
+        units: (0..config.systemd.units.len())
+            .map(|i| Path::root().key("systemd").key("units").index(i))
+            .collect(),
+    };
+    let mut inner = Report::default();
+    super::output(&config, &origins, version, &mut inner);
+    for d in inner.entries {
+        let where_ = d.path.map(|p| p.to_string()).unwrap_or_default();
+        let msg = format!("in the embedded config at {where_}: {}", d.message);
+        match d.severity {
+            Severity::Error => report.error(at, msg),
+            Severity::Warning => report.warn(at, msg),
+        }
+    }
+}
