@@ -88,6 +88,11 @@ in
   e2e = cargoCheck "e2e" {
     command = "cargo xtask e2e";
     tools = testTools;
-    extraEnv = toolEnv // e2eEnv // { E2E_OFFLINE = "1"; };
+    extraEnv =
+      toolEnv
+      // e2eEnv
+      // {
+        E2E_OFFLINE = "1";
+      };
   };
 }

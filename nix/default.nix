@@ -38,10 +38,20 @@ let
   # busybox and real CoreOS Ignition. They run inside the x86_64 guest, so
   # they exist only where the builder is x86_64.
   kernel = pkgs.linuxPackages.kernel;
+  # The kernel's lib/modules/<version>/ (modules are .ko.xz) with a
+  # modules.dep made here, over symlinks, so that the harness can ask
+  # modprobe for a load order whatever the kernel package ships.
+  kernelModules =
+    pkgs.runCommand "e2e-kernel-modules-${kernel.modDirVersion}" { nativeBuildInputs = [ pkgs.kmod ]; }
+      ''
+        mkdir -p $out/lib/modules
+        cp -rs ${kernel}/lib/modules/${kernel.modDirVersion} $out/lib/modules/
+        chmod -R u+w $out/lib/modules
+        depmod -b $out ${kernel.modDirVersion}
+      '';
   e2eEnv = {
     E2E_KERNEL = "${kernel}/${pkgs.stdenv.hostPlatform.linux-kernel.target}";
-    # Holds lib/modules/<version>/ with modules.dep; modules are .ko.xz.
-    E2E_KERNEL_MODULES = "${kernel}";
+    E2E_KERNEL_MODULES = "${kernelModules}";
     E2E_BUSYBOX = "${pkgs.pkgsStatic.busybox}/bin/busybox";
     E2E_IGNITION = "${coreos-ignition}/bin/ignition";
   };
@@ -71,7 +81,7 @@ in
     inherit ephemeros;
     # iPXE for this machine's architecture: x86_64 EFI here, arm64 EFI on
     # aarch64 (what `build-stick --arch arm64` wants as --ipxe-efi).
-    ipxe = pkgs.ipxe;
+    inherit (pkgs) ipxe;
     default = ephemeros;
   };
 
@@ -106,9 +116,12 @@ in
     ++ testTools;
     # busybox is not put on PATH (it would shadow coreutils); the boot
     # test finds it through E2E_BUSYBOX.
-    env = toolEnv // lib.optionalAttrs isX86 e2eEnv // {
-      RUST_SRC_PATH = "${pkgs.rustPlatform.rustLibSrc}";
-    };
+    env =
+      toolEnv
+      // lib.optionalAttrs isX86 e2eEnv
+      // {
+        RUST_SRC_PATH = "${pkgs.rustPlatform.rustLibSrc}";
+      };
   };
 
   formatter = pkgs.nixfmt;
