@@ -137,7 +137,7 @@ impl V<'_> {
 
     pub(super) fn resource(&mut self, res: &ign::Resource, at: &Path) {
         if let Some(c) = &res.compression {
-            if c != "" && c != "gzip" {
+            if !c.is_empty() && c != "gzip" {
                 self.err(&at.key("compression"), "invalid compression method");
             }
         }

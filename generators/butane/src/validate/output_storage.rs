@@ -370,7 +370,7 @@ impl V<'_> {
                     if u.enabled == Some(true) && !empty && !unit::has_install(&opts) {
                         self.r.warn(
                             &cp,
-                            &format!("unit {:?} is enabled, but has no install section so enable does nothing", u.name),
+                            format!("unit {:?} is enabled, but has no install section so enable does nothing", u.name),
                         );
                     }
                 }
@@ -399,7 +399,7 @@ impl V<'_> {
                             if !unit::has_install(&opts) {
                                 self.r.warn(
                                     &cp,
-                                    &format!(
+                                    format!(
                                         "template unit {template:?} for {:?} doesn't have Install section",
                                         u.name
                                     ),

@@ -4,6 +4,7 @@
 const LINE_MAX: usize = 2048;
 
 /// One parsed option: its section and name.
+#[derive(Debug)]
 pub struct UnitOption {
     pub section: String,
 }
