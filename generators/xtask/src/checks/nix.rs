@@ -173,8 +173,8 @@ fn tracked_files(sh: &Shell) -> Result<BTreeSet<String>> {
 }
 
 /// Debian's `nix-instantiate`, kept away from any system store, daemon,
-/// substituter and the user's configuration: a dummy store and a scratch
-/// HOME. Parsing and evaluating plain expressions need nothing more.
+/// substituter and configuration file: a dummy store, and a scratch
+/// directory as HOME and NIX_CONF_DIR. Parsing and evaluating plain expressions need nothing more.
 struct Nix<'a> {
     sh: &'a Shell,
     home: Utf8PathBuf,
@@ -195,6 +195,7 @@ impl<'a> Nix<'a> {
         cmd!(self.sh, "nix-instantiate {args...}")
             .quiet()
             .env("HOME", &self.home)
+            .env("NIX_CONF_DIR", &self.home)
             .env(
                 "NIX_CONFIG",
                 "store = dummy://\nsubstituters =\nexperimental-features =\n",
