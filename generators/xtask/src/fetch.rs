@@ -139,6 +139,21 @@ impl PrivateApt {
         Ok(())
     }
 
+    /// Package names matching REGEX in our lists (`apt-cache search --names-only`),
+    /// used to find the current name of a versioned package such as the kernel.
+    pub fn search_names(&self, sh: &Shell, regex: &str) -> Result<Vec<String>> {
+        self.update(sh)?;
+        let opts = &self.opts;
+        let out = cmd!(sh, "apt-cache {opts...} search --names-only {regex}")
+            .read()
+            .with_context(|| format!("apt-cache search {regex}"))?;
+        Ok(out
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .map(str::to_owned)
+            .collect())
+    }
+
     /// Downloads `pkg` (cached: a .deb already in our debs dir is reused) and
     /// returns the path of the .deb.
     pub fn download(&self, sh: &Shell, pkg: &str) -> Result<Utf8PathBuf> {

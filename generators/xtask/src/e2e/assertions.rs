@@ -1,0 +1,268 @@
+//! What each boot must show, checked from the serial log (markers) and the
+//! loopback server's request log. Every check is printed; failures are
+//! collected so one run reports all of them.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use ephemeros_qemu::{Outcome, RunResult};
+
+use super::markers::{parse_env_file, Markers};
+use super::node_config::Expect;
+use super::scenario::{Scenario, CONFIG_TARGET, DOWNLOAD_ATTEMPTS, HOSTNAME, SSH_KEY};
+use super::server::Request;
+
+pub const KERNEL_TARGET: &str = "/flatcar/flatcar_production_pxe.vmlinuz";
+pub const INITRD_TARGET: &str = "/flatcar/flatcar_production_pxe_image.cpio.gz";
+
+#[derive(Default)]
+pub struct Checks {
+    pub failures: Vec<String>,
+    passed: usize,
+}
+
+impl Checks {
+    pub fn check(&mut self, what: impl Into<String>, ok: bool, detail: impl FnOnce() -> String) {
+        let what = what.into();
+        if ok {
+            self.passed += 1;
+            eprintln!("  ok    {what}");
+        } else {
+            let msg = format!("{what}: {}", detail());
+            eprintln!("  FAIL  {msg}");
+            self.failures.push(msg);
+        }
+    }
+
+    pub fn summary(&self) -> String {
+        format!("{} passed, {} failed", self.passed, self.failures.len())
+    }
+}
+
+fn count(reqs: &[Request], target: &str, status: u16) -> usize {
+    reqs.iter()
+        .filter(|r| r.method == "GET" && r.target == target && r.status == status)
+        .count()
+}
+
+/// The node boot: iPXE -> kernel -> stand-in -> secrets -> Ignition.
+pub fn boot(
+    c: &mut Checks,
+    sc: &Scenario,
+    run: &RunResult,
+    log: &str,
+    reqs: &[Request],
+    expected: &[(String, Expect)],
+    blob_targets: &[String],
+) -> Result<()> {
+    let m = Markers::parse(log)?;
+    c.check(
+        "qemu powered off by itself",
+        matches!(run.outcome, Outcome::Exited(s) if s.success()),
+        || format!("{:?}", run.outcome),
+    );
+    c.check(
+        "iPXE ran the stick's autoexec.ipxe",
+        log.contains("ephemeros: booting Flatcar") && log.contains(&format!("as {HOSTNAME}")),
+        || "no `ephemeros: booting Flatcar … as <hostname>` line".into(),
+    );
+    c.check(
+        "iPXE fetched the kernel and initrd once each",
+        count(reqs, KERNEL_TARGET, 200) == 1 && count(reqs, INITRD_TARGET, 200) == 1,
+        || format!("requests: {reqs:?}"),
+    );
+    c.check("the stand-in /init ran", m.has("init-start"), || {
+        "no `E2E init-start` marker".into()
+    });
+
+    let cmdline = m
+        .first("cmdline")
+        .and_then(|b| super::markers::b64_decode(b).ok())
+        .map(|b| {
+            String::from_utf8_lossy(&b)
+                .trim_end_matches('\n')
+                .to_owned()
+        });
+    let want = ephemeros_ipxe::expected_proc_cmdline(&sc.boot_settings())?;
+    c.check(
+        "/proc/cmdline is exactly what the script intended",
+        cmdline.as_deref() == Some(want.as_str()),
+        || format!("\n    got  {cmdline:?}\n    want {want:?}"),
+    );
+
+    c.check(
+        "found the partition named `secrets`",
+        m.has("secrets-dev"),
+        || "no `secrets-dev` marker".into(),
+    );
+    let mount = m
+        .first("secrets-mount")
+        .and_then(|b| super::markers::b64_decode(b).ok())
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let opts: Vec<&str> = mount
+        .split_whitespace()
+        .nth(3)
+        .unwrap_or("")
+        .split(',')
+        .collect();
+    c.check(
+        "secrets mounted vfat read-only",
+        mount.split_whitespace().nth(2) == Some("vfat")
+            && opts.contains(&"ro")
+            && !m.has("secrets-writable"),
+        || format!("mount line {mount:?}"),
+    );
+    for (file, vars) in sc.expected_env_files() {
+        let got = m
+            .secrets
+            .get(file)
+            .map(|b| parse_env_file(&String::from_utf8_lossy(b)));
+        let ok = matches!(&got, Some(Ok(env)) if *env == vars);
+        c.check(
+            format!("secrets/{file} holds exactly the given values"),
+            ok,
+            || format!("\n    got  {got:?}\n    want {vars:?}"),
+        );
+    }
+    let hostname = m
+        .secrets
+        .get("hostname")
+        .map(|b| String::from_utf8_lossy(b).into_owned());
+    c.check(
+        "secrets/hostname",
+        hostname.as_deref() == Some(&format!("{HOSTNAME}\n")),
+        || format!("{hostname:?}"),
+    );
+    let keys = m
+        .secrets
+        .get("authorized_keys")
+        .map(|b| String::from_utf8_lossy(b).into_owned());
+    c.check(
+        "secrets/authorized_keys holds the key",
+        keys.as_deref()
+            .is_some_and(|k| k.lines().any(|l| l == SSH_KEY)),
+        || format!("{keys:?}"),
+    );
+    c.check(
+        "secrets/reproduce.sh is there",
+        m.secrets.get("reproduce.sh").is_some_and(|b| !b.is_empty()),
+        || format!("files: {:?}", m.secrets.keys().collect::<Vec<_>>()),
+    );
+
+    c.check(
+        "Ignition fetched the config from the exact URL on the command line",
+        count(reqs, CONFIG_TARGET, 200) >= 1,
+        || {
+            format!(
+                "requests: {:?}",
+                reqs.iter().map(|r| &r.target).collect::<Vec<_>>()
+            )
+        },
+    );
+    for t in blob_targets {
+        c.check(
+            format!("Ignition fetched the stand-in for a remote source ({t})"),
+            count(reqs, t, 200) >= 1,
+            || "never requested".into(),
+        );
+    }
+    c.check(
+        "ignition fetch stage succeeded",
+        m.first("ignition-fetch") == Some("0"),
+        || format!("{:?}", m.first("ignition-fetch")),
+    );
+    c.check(
+        "ignition files stage succeeded",
+        m.first("ignition-files") == Some("0"),
+        || format!("{:?}", m.first("ignition-files")),
+    );
+
+    for (path, want) in expected {
+        let got = m.entries.get(path);
+        let (ok, detail) = match (want, got) {
+            (_, None) => (false, "missing".to_owned()),
+            (Expect::File { mode, sha512 }, Some(e)) => (
+                e.kind == "file" && e.mode == *mode && e.detail == *sha512,
+                format!(
+                    "{} mode {:o}, want file mode {mode:o} with the config's contents",
+                    e.kind, e.mode
+                ),
+            ),
+            (Expect::Dir { mode }, Some(e)) => (
+                e.kind == "dir" && e.mode == *mode,
+                format!("{} mode {:o}", e.kind, e.mode),
+            ),
+            (Expect::Link { target }, Some(e)) => (
+                e.kind == "link" && e.detail == *target,
+                format!("{} -> {}", e.kind, e.detail),
+            ),
+            (Expect::Contains { line }, Some(_)) => {
+                let text = m
+                    .contents
+                    .get(path)
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default();
+                (text.lines().any(|l| l == line), format!("content {text:?}"))
+            }
+        };
+        c.check(format!("/{path}: {}", describe(want)), ok, || detail);
+    }
+    c.check(
+        "the stand-in finished",
+        m.first("done") == Some("ok"),
+        || format!("done = {:?}", m.first("done")),
+    );
+    Ok(())
+}
+
+fn describe(e: &Expect) -> String {
+    match e {
+        Expect::File { mode, .. } => format!("file {mode:o} with the config's contents"),
+        Expect::Dir { mode } => format!("directory {mode:o}"),
+        Expect::Link { target } => format!("link to {target}"),
+        Expect::Contains { line } => format!("contains {line:?}"),
+    }
+}
+
+/// The kernel is missing (404): iPXE tries the download as often as the
+/// script says, gives up with its message, and powers the machine off.
+pub fn failure(c: &mut Checks, run: &RunResult, log: &str, reqs: &[Request]) {
+    c.check(
+        "qemu powered off by itself (not the harness timeout)",
+        matches!(run.outcome, Outcome::Exited(s) if s.success()),
+        || format!("{:?}", run.outcome),
+    );
+    let tries = count(reqs, KERNEL_TARGET, 404);
+    c.check(
+        format!("iPXE tried the kernel {DOWNLOAD_ATTEMPTS} times"),
+        tries == DOWNLOAD_ATTEMPTS as usize,
+        || format!("{tries} tries; requests: {reqs:?}"),
+    );
+    for n in 1..=DOWNLOAD_ATTEMPTS {
+        let line = format!("ephemeros: downloading Flatcar, attempt {n} of {DOWNLOAD_ATTEMPTS}");
+        c.check(format!("log shows `{line}`"), log.contains(&line), || {
+            "absent".into()
+        });
+    }
+    c.check(
+        "log shows the script giving up",
+        log.contains("ephemeros: giving up: could not download"),
+        || "absent".into(),
+    );
+    c.check(
+        "log shows `ephemeros: poweroff in …`",
+        log.contains("ephemeros: poweroff in"),
+        || "absent".into(),
+    );
+    c.check(
+        "no kernel started",
+        !log.contains("E2E init-start") && !log.contains("Linux version"),
+        || "a kernel ran".into(),
+    );
+}
+
+/// Groups served blobs by target for the report.
+pub fn blob_targets(blobs: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
+    blobs.keys().cloned().collect()
+}

@@ -1,0 +1,412 @@
+//! The node config the stand-in's Ignition fetches, and what it must leave
+//! in the scratch root.
+//!
+//! The served config is the committed `ignition.ign` with one change: every
+//! remote `source` (http, https, …) is rewritten to a blob on the loopback
+//! server, because the VM has no internet. Each stand-in blob is a short
+//! text naming the URL it replaces; where the original carried a
+//! `verification.hash` it is replaced by the sha512 of the stand-in (and any
+//! `compression` is dropped, the stand-in being plain), so Ignition still
+//! verifies what it downloads. Inline `data:` sources are served unchanged.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use anyhow::{bail, Context, Result};
+use base64::Engine;
+use serde_json::Value;
+use sha2::{Digest, Sha512};
+
+/// The served config and the blobs its rewritten sources point at.
+pub struct Served {
+    pub config: Vec<u8>,
+    /// Request target on the loopback server -> body.
+    pub blobs: BTreeMap<String, Vec<u8>>,
+    /// Original URL -> request target, for the report.
+    pub rewritten: Vec<(String, String)>,
+}
+
+const REMOTE_SCHEMES: &[&str] = &["http://", "https://", "tftp://", "s3://", "gs://", "arn:"];
+
+/// Rewrites remote sources to `{base}blobs/<n>` (base ends with `/`).
+pub fn serve(config: &[u8], base: &str, origin: &str) -> Result<Served> {
+    let mut v: Value =
+        serde_json::from_slice(config).with_context(|| format!("{origin}: not JSON"))?;
+    let mut served = Served {
+        config: Vec::new(),
+        blobs: BTreeMap::new(),
+        rewritten: Vec::new(),
+    };
+    rewrite(&mut v, base, &mut served);
+    served.config = serde_json::to_vec_pretty(&v).context("serialising the served config")?;
+    Ok(served)
+}
+
+fn rewrite(v: &mut Value, base: &str, served: &mut Served) {
+    match v {
+        Value::Object(obj) => {
+            let remote = obj
+                .get("source")
+                .and_then(Value::as_str)
+                .filter(|s| REMOTE_SCHEMES.iter().any(|p| s.starts_with(p)))
+                .map(str::to_owned);
+            if let Some(url) = remote {
+                let n = served.blobs.len();
+                let target = format!("/blobs/{n}");
+                let body = format!("e2e stand-in for {url}\n").into_bytes();
+                obj.insert("source".into(), Value::String(format!("{base}blobs/{n}")));
+                obj.remove("compression");
+                if obj.contains_key("verification") {
+                    let hash = format!("sha512-{}", hex(&Sha512::digest(&body)));
+                    obj.insert("verification".into(), serde_json::json!({ "hash": hash }));
+                }
+                served.rewritten.push((url, target.clone()));
+                served.blobs.insert(target, body);
+            }
+            for child in obj.values_mut() {
+                rewrite(child, base, served);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| rewrite(i, base, served)),
+        _ => {}
+    }
+}
+
+/// What one path in the scratch root must be after Ignition's files stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    File {
+        mode: u32,
+        sha512: String,
+    },
+    Dir {
+        mode: u32,
+    },
+    Link {
+        target: String,
+    },
+    /// A line the file must contain (presets, authorized keys).
+    Contains {
+        line: String,
+    },
+}
+
+/// Expected entries (path relative to the root, no leading `/`) for the
+/// served config; `blobs` resolves the rewritten remote sources.
+pub fn expectations(served: &Served, base: &str) -> Result<Vec<(String, Expect)>> {
+    let v: Value = serde_json::from_slice(&served.config)?;
+    let mut out = Vec::new();
+    let fetch = |c: &Value| -> Result<Vec<u8>> { contents(c, base, &served.blobs) };
+    for f in array(&v, &["storage", "files"]) {
+        let path = rel(str_field(f, "path")?);
+        let mut data = match f.get("contents") {
+            Some(c) => fetch(c)?,
+            None => Vec::new(),
+        };
+        for a in f
+            .get("append")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            data.extend(fetch(a)?);
+        }
+        let mode = mode(f, 0o644);
+        out.push((
+            path,
+            Expect::File {
+                mode,
+                sha512: hex(&Sha512::digest(&data)),
+            },
+        ));
+    }
+    for d in array(&v, &["storage", "directories"]) {
+        out.push((
+            rel(str_field(d, "path")?),
+            Expect::Dir {
+                mode: mode(d, 0o755),
+            },
+        ));
+    }
+    for l in array(&v, &["storage", "links"]) {
+        if l.get("hard").and_then(Value::as_bool) == Some(true) {
+            continue;
+        }
+        out.push((
+            rel(str_field(l, "path")?),
+            Expect::Link {
+                target: str_field(l, "target")?.to_owned(),
+            },
+        ));
+    }
+    let preset = "etc/systemd/system-preset/20-ignition.preset".to_owned();
+    for u in array(&v, &["systemd", "units"]) {
+        let name = str_field(u, "name")?;
+        let unit_path = format!("etc/systemd/system/{name}");
+        if u.get("mask").and_then(Value::as_bool) == Some(true) {
+            out.push((
+                unit_path.clone(),
+                Expect::Link {
+                    target: "/dev/null".into(),
+                },
+            ));
+        } else if let Some(c) = u.get("contents").and_then(Value::as_str) {
+            out.push((
+                unit_path.clone(),
+                Expect::File {
+                    mode: 0o644,
+                    sha512: hex(&Sha512::digest(c.as_bytes())),
+                },
+            ));
+        }
+        for d in u
+            .get("dropins")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let dname = str_field(d, "name")?;
+            let c = d.get("contents").and_then(Value::as_str).unwrap_or("");
+            out.push((
+                format!("{unit_path}.d/{dname}"),
+                Expect::File {
+                    mode: 0o644,
+                    sha512: hex(&Sha512::digest(c.as_bytes())),
+                },
+            ));
+        }
+        match u.get("enabled").and_then(Value::as_bool) {
+            Some(true) => out.push((
+                preset.clone(),
+                Expect::Contains {
+                    line: format!("enable {name}"),
+                },
+            )),
+            Some(false) => out.push((
+                preset.clone(),
+                Expect::Contains {
+                    line: format!("disable {name}"),
+                },
+            )),
+            None => {}
+        }
+    }
+    for user in array(&v, &["passwd", "users"]) {
+        let name = str_field(user, "name")?;
+        let home = user
+            .get("homeDir")
+            .and_then(Value::as_str)
+            .map(rel)
+            .unwrap_or_else(|| format!("home/{name}"));
+        for key in user
+            .get("sshAuthorizedKeys")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let key = key
+                .as_str()
+                .context("sshAuthorizedKeys entry is not a string")?;
+            // Ignition writes a fragment that Flatcar's update-ssh-keys merges.
+            out.push((
+                format!("{home}/.ssh/authorized_keys.d/ignition"),
+                Expect::Contains {
+                    line: key.to_owned(),
+                },
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn array<'a>(v: &'a Value, path: &[&str]) -> impl Iterator<Item = &'a Value> {
+    let mut cur = Some(v);
+    for p in path {
+        cur = cur.and_then(|c| c.get(p));
+    }
+    cur.and_then(Value::as_array).into_iter().flatten()
+}
+
+fn str_field<'a>(v: &'a Value, key: &str) -> Result<&'a str> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .with_context(|| format!("config entry without a string {key:?}: {v}"))
+}
+
+fn mode(v: &Value, default: u32) -> u32 {
+    v.get("mode")
+        .and_then(Value::as_u64)
+        .map(|m| m as u32 & 0o7777)
+        .unwrap_or(default)
+}
+
+fn rel(path: &str) -> String {
+    path.trim_start_matches('/').to_owned()
+}
+
+/// The bytes a `contents`/`append` resource yields.
+fn contents(res: &Value, base: &str, blobs: &BTreeMap<String, Vec<u8>>) -> Result<Vec<u8>> {
+    let Some(source) = res.get("source").and_then(Value::as_str) else {
+        return Ok(Vec::new());
+    };
+    let raw = if let Some(data) = source.strip_prefix("data:") {
+        decode_data_url(data).with_context(|| format!("decoding {source:.60}"))?
+    } else if let Some(n) = source.strip_prefix(base) {
+        blobs
+            .get(&format!("/{n}"))
+            .cloned()
+            .with_context(|| format!("no stand-in blob for {source}"))?
+    } else {
+        bail!("source {source} is neither inline nor served by the harness");
+    };
+    match res.get("compression").and_then(Value::as_str) {
+        None | Some("") => Ok(raw),
+        Some("gzip") => {
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(raw.as_slice())
+                .read_to_end(&mut out)
+                .context("gunzipping inline contents")?;
+            Ok(out)
+        }
+        Some(other) => bail!("unknown compression {other:?}"),
+    }
+}
+
+/// RFC 2397 body after `data:`: `[mediatype][;base64],payload`.
+pub fn decode_data_url(rest: &str) -> Result<Vec<u8>> {
+    let (meta, payload) = rest.split_once(',').context("data URL without a comma")?;
+    if meta.ends_with(";base64") {
+        base64::engine::general_purpose::STANDARD
+            .decode(percent_decode(payload)?)
+            .context("bad base64 in data URL")
+    } else {
+        percent_decode(payload)
+    }
+}
+
+fn percent_decode(s: &str) -> Result<Vec<u8>> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hexpair = s.get(i + 1..i + 3).context("truncated %-escape")?;
+            out.push(
+                u8::from_str_radix(hexpair, 16)
+                    .with_context(|| format!("bad %-escape %{hexpair}"))?,
+            );
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "http://10.0.2.2:8080/";
+
+    #[test]
+    fn remote_sources_become_verified_loopback_blobs() {
+        let cfg = br#"{"ignition":{"version":"3.3.0"},"storage":{"files":[
+            {"path":"/opt/bin/k3s","mode":493,"contents":{"source":"https://example.org/k3s",
+             "compression":"gzip","verification":{"hash":"sha512-00"}}},
+            {"path":"/etc/motd","contents":{"source":"data:,hi%20there%0A"}}]}}"#;
+        let served = serve(cfg, BASE, "test").unwrap();
+        let v: Value = serde_json::from_slice(&served.config).unwrap();
+        let c = &v["storage"]["files"][0]["contents"];
+        assert_eq!(c["source"], "http://10.0.2.2:8080/blobs/0");
+        assert!(c.get("compression").is_none());
+        let body = &served.blobs["/blobs/0"];
+        assert_eq!(body, b"e2e stand-in for https://example.org/k3s\n");
+        assert_eq!(
+            c["verification"]["hash"],
+            format!("sha512-{}", hex(&Sha512::digest(body)))
+        );
+        assert_eq!(
+            v["storage"]["files"][1]["contents"]["source"],
+            "data:,hi%20there%0A"
+        );
+
+        let exp = expectations(&served, BASE).unwrap();
+        assert_eq!(
+            exp[0],
+            (
+                "opt/bin/k3s".into(),
+                Expect::File {
+                    mode: 0o755,
+                    sha512: hex(&Sha512::digest(body))
+                }
+            )
+        );
+        assert_eq!(
+            exp[1],
+            (
+                "etc/motd".into(),
+                Expect::File {
+                    mode: 0o644,
+                    sha512: hex(&Sha512::digest(b"hi there\n"))
+                }
+            )
+        );
+    }
+
+    #[test]
+    fn units_links_users_and_gzip_data() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(b"zipped\n").unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+        let cfg = serde_json::json!({
+            "ignition": {"version": "3.3.0"},
+            "storage": {
+                "files": [{"path": "/z", "contents": {"source": format!("data:;base64,{b64}"), "compression": "gzip"}}],
+                "links": [{"path": "/etc/l", "target": "/z"}],
+                "directories": [{"path": "/d", "mode": 448}]
+            },
+            "systemd": {"units": [
+                {"name": "a.service", "enabled": true, "contents": "[Unit]\n",
+                 "dropins": [{"name": "x.conf", "contents": "[Service]\n"}]},
+                {"name": "b.service", "mask": true}
+            ]},
+            "passwd": {"users": [{"name": "core", "sshAuthorizedKeys": ["ssh-ed25519 AAAA c"]}]}
+        });
+        let served = serve(cfg.to_string().as_bytes(), BASE, "test").unwrap();
+        let exp: BTreeMap<_, _> = expectations(&served, BASE).unwrap().into_iter().collect();
+        assert_eq!(
+            exp["z"],
+            Expect::File {
+                mode: 0o644,
+                sha512: hex(&Sha512::digest(b"zipped\n"))
+            }
+        );
+        assert_eq!(
+            exp["etc/l"],
+            Expect::Link {
+                target: "/z".into()
+            }
+        );
+        assert_eq!(exp["d"], Expect::Dir { mode: 0o700 });
+        assert!(exp.contains_key("etc/systemd/system/a.service.d/x.conf"));
+        assert_eq!(
+            exp["etc/systemd/system/b.service"],
+            Expect::Link {
+                target: "/dev/null".into()
+            }
+        );
+        assert_eq!(
+            exp["home/core/.ssh/authorized_keys.d/ignition"],
+            Expect::Contains {
+                line: "ssh-ed25519 AAAA c".into()
+            }
+        );
+    }
+}
