@@ -1,8 +1,244 @@
+//! `ephemeros qemu TARGET`: boot a stick or image the way a node would.
+
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use ephemeros_qemu::discover::Lookup;
+use ephemeros_qemu::{kvm, run, Accel, DiskBus, Display, Outcome, Serial, VmSpec};
+
+/// Flatcar unpacks its whole /usr into RAM; less than 3 GiB does not boot.
+const MIN_MEMORY_MIB: u32 = 3072;
 
 #[derive(clap::Args)]
-pub struct Args {}
+#[command(after_help = "\
+Boots under OVMF with the stick attached as a USB mass-storage device, like a \
+node. Writes go to a temporary overlay (-snapshot): the stick or image is never \
+modified. The guest's SSH port is forwarded to 127.0.0.1:<--ssh-port>.")]
+pub struct Args {
+    /// The stick (block device) or image file to boot
+    pub target: PathBuf,
+    /// Open a window (VGA console) instead of using this terminal
+    #[arg(long)]
+    pub gui: bool,
+    /// Guest memory in MiB (at least 3072)
+    #[arg(long, default_value_t = MIN_MEMORY_MIB,
+          value_parser = clap::value_parser!(u32).range(i64::from(MIN_MEMORY_MIB)..))]
+    pub memory: u32,
+    /// Guest CPUs
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    pub cpus: u32,
+    /// Host port on 127.0.0.1 forwarded to the guest's SSH port
+    #[arg(long, default_value_t = 2222)]
+    pub ssh_port: u16,
+    /// Accelerator: kvm when a probe shows it works (auto), or forced
+    #[arg(long, value_enum, default_value_t = AccelChoice::Auto)]
+    pub accel: AccelChoice,
+    /// Attach the stick as virtio-blk instead of USB storage (faster, less real)
+    #[arg(long)]
+    pub virtio: bool,
+    /// qemu-system-x86_64 to run [default: PATH]
+    #[arg(long, env = ephemeros_qemu::ENV_QEMU)]
+    pub qemu: Option<PathBuf>,
+    /// OVMF code image [default: well-known paths]
+    #[arg(long, env = ephemeros_qemu::ENV_OVMF_CODE)]
+    pub ovmf_code: Option<PathBuf>,
+    /// OVMF variable-store template (a private copy is booted)
+    #[arg(long, env = ephemeros_qemu::ENV_OVMF_VARS)]
+    pub ovmf_vars: Option<PathBuf>,
+    /// Stop the VM after this many seconds
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Print the qemu command line instead of running it
+    #[arg(long)]
+    pub print_command: bool,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not built yet")
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AccelChoice {
+    Auto,
+    Kvm,
+    Tcg,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    if !args.target.exists() {
+        anyhow::bail!("{}: no such stick or image", args.target.display());
+    }
+    let tools = Lookup::from_env(
+        args.qemu.clone(),
+        args.ovmf_code.clone(),
+        args.ovmf_vars.clone(),
+    )
+    .tools()
+    .context("finding qemu and OVMF")?;
+
+    let run_dir = std::env::temp_dir().join(format!("ephemeros-qemu-{}", std::process::id()));
+    let accel = match args.accel {
+        AccelChoice::Kvm => Accel::Kvm,
+        AccelChoice::Tcg => Accel::Tcg,
+        // Probing starts a VM; printing a command must not.
+        AccelChoice::Auto if args.print_command => Accel::Tcg,
+        AccelChoice::Auto => {
+            std::fs::create_dir_all(&run_dir)
+                .with_context(|| format!("creating {}", run_dir.display()))?;
+            let p = kvm::probe(&tools.qemu, &run_dir);
+            eprintln!(
+                "accelerator: {} ({})",
+                if p.usable { "kvm" } else { "tcg" },
+                p.reason
+            );
+            if p.usable {
+                Accel::Kvm
+            } else {
+                Accel::Tcg
+            }
+        }
+    };
+    let spec = spec(
+        &args,
+        tools.qemu,
+        tools.firmware.code,
+        run_dir.join("OVMF_VARS.fd"),
+        accel,
+    );
+    if args.print_command {
+        println!("{}", spec.shell_line());
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
+    let result = boot(&args, &spec, &tools.firmware.vars, &run_dir);
+    let _ = std::fs::remove_dir_all(&run_dir);
+    let result = result?;
+    match result.outcome {
+        Outcome::Exited(status) if status.success() => Ok(ExitCode::SUCCESS),
+        Outcome::Exited(status) => {
+            anyhow::bail!("qemu exited with {status}")
+        }
+        Outcome::TimedOut | Outcome::Stopped => {
+            eprintln!(
+                "\nstopped the VM after {}s (--timeout)",
+                result.elapsed.as_secs()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn boot(
+    args: &Args,
+    spec: &VmSpec,
+    vars_template: &std::path::Path,
+    run_dir: &std::path::Path,
+) -> Result<run::RunResult> {
+    let vars = run::private_vars(vars_template, run_dir)?;
+    debug_assert_eq!(vars, spec.ovmf_vars);
+    eprintln!(
+        "booting {} (writes are discarded on exit)",
+        args.target.display()
+    );
+    eprintln!(
+        "log in:  ssh -p {} core@127.0.0.1   (with the SSH key the stick was built with)",
+        args.ssh_port
+    );
+    if args.gui {
+        eprintln!("quit:    close the window, or Ctrl-A X in this terminal");
+    } else {
+        eprintln!("quit:    Ctrl-A X   (Ctrl-A C switches to the qemu monitor)");
+    }
+    let timeout = args.timeout.map(Duration::from_secs);
+    Ok(run::run_interactive(spec.command(), timeout)?)
+}
+
+/// The VM for these arguments; pure, so the exact command is testable.
+fn spec(args: &Args, qemu: PathBuf, code: PathBuf, vars: PathBuf, accel: Accel) -> VmSpec {
+    let mut s = VmSpec::node(qemu, code, vars, args.target.clone());
+    s.memory_mib = args.memory;
+    s.cpus = args.cpus;
+    s.accel = accel;
+    s.bus = if args.virtio {
+        DiskBus::Virtio
+    } else {
+        DiskBus::Usb
+    };
+    s.forwards = vec![(args.ssh_port, 22)];
+    // The serial console stays on the terminal with --gui too: Flatcar logs
+    // there, and Ctrl-A X still quits.
+    s.serial = Serial::Terminal;
+    s.display = if args.gui {
+        Display::Gui
+    } else {
+        Display::None
+    };
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(argv: &[&str]) -> Result<Args, clap::Error> {
+        Cli::try_parse_from(std::iter::once("qemu").chain(argv.iter().copied())).map(|c| c.args)
+    }
+
+    fn line(argv: &[&str]) -> String {
+        let a = parse(argv).unwrap();
+        spec(
+            &a,
+            "/q/qemu-system-x86_64".into(),
+            "/fw/CODE.fd".into(),
+            "/run/VARS.fd".into(),
+            Accel::Tcg,
+        )
+        .shell_line()
+    }
+
+    #[test]
+    fn defaults_boot_like_a_node() {
+        assert_eq!(
+            line(&["/dev/sdb"]),
+            "/q/qemu-system-x86_64 -machine q35,accel=tcg -m 3072 -smp 2 \
+             -drive if=pflash,format=raw,unit=0,readonly=on,file=/fw/CODE.fd \
+             -drive if=pflash,format=raw,unit=1,file=/run/VARS.fd \
+             -drive if=none,id=stick,format=raw,file=/dev/sdb \
+             -device qemu-xhci,id=xhci \
+             -device usb-storage,bus=xhci.0,drive=stick,removable=on,bootindex=0 \
+             -snapshot -netdev user,id=net0,hostfwd=tcp:127.0.0.1:2222-:22 \
+             -device virtio-net-pci,netdev=net0 -serial mon:stdio \
+             -display none -monitor none -no-reboot"
+        );
+    }
+
+    #[test]
+    fn flags_change_the_command() {
+        let l = line(&[
+            "--gui",
+            "--memory",
+            "4096",
+            "--cpus",
+            "4",
+            "--ssh-port",
+            "2200",
+            "--virtio",
+            "stick.img",
+        ]);
+        assert!(l.contains("-m 4096 -smp 4"), "{l}");
+        assert!(l.contains("hostfwd=tcp:127.0.0.1:2200-:22"), "{l}");
+        assert!(l.contains("virtio-blk-pci,drive=stick"), "{l}");
+        assert!(!l.contains("-display none"), "{l}");
+    }
+
+    #[test]
+    fn less_than_three_gib_is_refused() {
+        assert!(parse(&["--memory", "2048", "x.img"]).is_err());
+    }
 }
