@@ -52,15 +52,23 @@ let
   e2eEnv = {
     E2E_KERNEL = "${kernel}/${pkgs.stdenv.hostPlatform.linux-kernel.target}";
     E2E_KERNEL_MODULES = "${kernelModules}";
-    E2E_BUSYBOX = "${pkgs.pkgsStatic.busybox}/bin/busybox";
+    E2E_BUSYBOX = "${busybox}/bin/busybox";
     E2E_IGNITION = "${coreos-ignition}/bin/ignition";
   };
 
+  # A static busybox as the one command `busybox`: its applet links (ls, cp,
+  # sed, ...) would otherwise shadow coreutils on PATH.
+  busybox = pkgs.runCommand "busybox-static-${pkgs.pkgsStatic.busybox.version}" { } ''
+    mkdir -p $out/bin
+    ln -s ${pkgs.pkgsStatic.busybox}/bin/busybox $out/bin/busybox
+  '';
+
   # What the tests call besides cargo: image checks, validators, and what
-  # the boot test uses to assemble the stand-in initramfs (useradd and
-  # friends for Ignition, kmod for module order, ldd for libraries).
+  # the boot test uses to assemble the stand-in initramfs (busybox, useradd
+  # and friends for Ignition, kmod for module order, ldd for libraries).
   testTools = [
     qemu
+    busybox
     pkgs.gptfdisk
     pkgs.dosfstools
     pkgs.mtools
@@ -114,8 +122,6 @@ in
       pkgs.nixfmt
     ]
     ++ testTools;
-    # busybox is not put on PATH (it would shadow coreutils); the boot
-    # test finds it through E2E_BUSYBOX.
     env =
       toolEnv
       // lib.optionalAttrs isX86 e2eEnv
