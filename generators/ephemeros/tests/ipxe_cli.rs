@@ -253,3 +253,26 @@ fn help_shows_environment_variables_and_examples() {
         assert!(help.contains(needle), "{needle} missing from:\n{help}");
     }
 }
+
+#[test]
+fn empty_variables_mean_unset() {
+    let repo = fleet("empty");
+    let out = ephemeros(
+        &repo.0,
+        &[],
+        &[
+            ("IGN_PATH", ""),
+            ("NODE_HOSTNAME", ""),
+            ("SSH_KEY_PATH", ""),
+        ],
+    );
+    let script = stdout(&out);
+    let kernel = kernel_line(&script);
+    assert!(kernel.contains(
+        " ignition.config.url=https://raw.githubusercontent.com/acme/fleet/main/ignition.ign "
+    ));
+    assert!(
+        !kernel.contains("systemd.hostname") && !kernel.contains("sshkey"),
+        "{kernel}"
+    );
+}

@@ -36,7 +36,7 @@ pub struct BootArgs {
     #[arg(long, value_name = "URL", help_heading = "Boot script")]
     pub base_url: Option<String>,
 
-    /// Ignition config URL for the nodes; overrides the URL derived from the git remote
+    /// Ignition config URL for the nodes; overrides the URL derived from the git remote (empty: not set)
     #[arg(
         long,
         env = "IGN_PATH",
@@ -214,8 +214,11 @@ impl BootArgs {
         hostname: Option<String>,
         ssh_key: Option<String>,
     ) -> Result<(BootSettings, Option<ConfigSource>)> {
-        let (ignition_url, source) = match &self.ignition_url {
-            Some(url) => (url.clone(), None),
+        // An empty variable means "not set", as it did for the original
+        // shell tools (`IGN_PATH= ephemeros …`).
+        let hostname = hostname.filter(|h| !h.is_empty());
+        let (ignition_url, source) = match self.ignition_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => (url.to_string(), None),
             None => {
                 let opts = self.resolve_options();
                 let source = config_url::resolve(&opts).with_context(|| {
@@ -315,7 +318,9 @@ pub struct Args {
     pub hostname: Option<String>,
 
     /// OpenSSH public key file whose key is passed as sshkey= for user core
-    #[arg(long, env = "SSH_KEY_PATH", value_name = "FILE", help_heading = "Node")]
+    // An empty SSH_KEY_PATH means "no key" (clap's PathBuf parser would reject it).
+    #[arg(long, env = "SSH_KEY_PATH", value_name = "FILE", help_heading = "Node",
+          value_parser = clap::builder::TypedValueParser::map(clap::builder::OsStringValueParser::new(), PathBuf::from))]
     pub ssh_key: Option<PathBuf>,
 
     /// Render this minijinja template instead of the built-in one
@@ -338,7 +343,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
             .context("cannot write to standard output")?;
         return Ok(ExitCode::SUCCESS);
     }
-    let ssh_key = args.ssh_key.as_deref().map(read_ssh_key).transpose()?;
+    let ssh_key = args
+        .ssh_key
+        .as_deref()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(read_ssh_key)
+        .transpose()?;
     let (settings, _source) = args.boot.settings(args.hostname.clone(), ssh_key)?;
 
     let template = match &args.template {
