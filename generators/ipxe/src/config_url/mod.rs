@@ -99,7 +99,10 @@ pub enum ResolveError {
 /// Works out the raw URL of the Ignition file on the forge behind the remote.
 pub fn resolve(opts: &ResolveOptions) -> Result<ConfigSource, ResolveError> {
     let repo = git::Repo::open(&opts.repo_dir).map_err(|git| ResolveError::NotARepository {
-        dir: opts.repo_dir.canonicalize().unwrap_or_else(|_| opts.repo_dir.clone()),
+        dir: opts
+            .repo_dir
+            .canonicalize()
+            .unwrap_or_else(|_| opts.repo_dir.clone()),
         git,
     })?;
     let path_in_repo = path_in_repo(&opts.repo_dir, &opts.file, &repo.toplevel)?;
