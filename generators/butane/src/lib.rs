@@ -102,13 +102,28 @@ pub fn translate(source: &[u8], options: &Options) -> Result<Translated, Error> 
                     start: e.pos,
                     end: e.pos,
                 },
-                format!("YAML syntax: {}", e.message),
+                format!("yaml: {}", e.message),
             );
             return Err(Error::InvalidSource(report));
         }
     };
     let result = run(root.as_ref(), options, &mut report);
     report.locate(root.as_ref());
+    // Document-level problems (no variant in an empty file) point at 1:1.
+    for d in &mut report.entries {
+        d.span.get_or_insert(yaml::Span {
+            start: yaml::Pos {
+                line: 1,
+                col: 1,
+                offset: 0,
+            },
+            end: yaml::Pos {
+                line: 1,
+                col: 1,
+                offset: 0,
+            },
+        });
+    }
     match result {
         Stage::Done(json, version) => Ok(Translated {
             json,
