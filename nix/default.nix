@@ -130,5 +130,7 @@ in
       };
   };
 
-  formatter = pkgs.nixfmt;
+  # `nix fmt`: nixfmt over every .nix file (a bare nixfmt would wait for
+  # standard input, as newer Nix passes no arguments).
+  formatter = pkgs.nixfmt-tree;
 }
