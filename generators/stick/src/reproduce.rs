@@ -80,7 +80,7 @@ impl Reproduce<'_> {
         s.push_str("cat > \"$dir/node.env\" <<'EPHEMEROS_ENV'\n");
         s.push_str(&envfile::render("", self.settings)?);
         s.push_str("EPHEMEROS_ENV\n");
-        s.push_str("\"$ephemeros\" build-stick \\\n    --ignore-environment \\\n    --env-file \"$dir/node.env\" \\\n    --ssh-key-path \"$dir/authorized_keys\" \\\n");
+        s.push_str("\"$ephemeros\" build-stick \\\n    --ignore-environment \\\n    --env-file \"$dir/node.env\" \\\n    --ssh-key \"$dir/authorized_keys\" \\\n");
         s.push_str(&format!(
             "    --ignition-url {} \\\n",
             quote(self.ignition_url)

@@ -139,3 +139,76 @@ fn mtools_see_the_files_and_labels() {
     let out = run_tool("mlabel", &["-i", &secrets, "-s", "::"]).unwrap();
     assert!(text(&out).contains("secrets"), "{}", text(&out));
 }
+
+#[test]
+fn writing_only_the_plan_over_a_used_stick_leaves_a_clean_stick() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("used-stick");
+    // A "used" stick: every byte is junk, as after a distro ISO.
+    let size = 96 * MIB;
+    {
+        let mut f = std::fs::File::create(&path).unwrap();
+        let junk: Vec<u8> = (0..MIB).map(|i| (i * 7 % 253) as u8).collect();
+        for _ in 0..size / MIB {
+            f.write_all(&junk).unwrap();
+        }
+    }
+    let secrets = sample_secrets();
+    let manifest_json = sample_manifest(&secrets).to_json();
+    let files = secrets.files().unwrap();
+    let ipxe = fake_ipxe();
+    let spec = ephemeros_stick::StickSpec {
+        layout: Default::default(),
+        arch: ephemeros_stick::image::EfiArch::X64,
+        ipxe_efi: &ipxe,
+        boot_script: BOOT_SCRIPT,
+        manifest_json: &manifest_json,
+        secret_files: &files,
+        build_time: 1_795_325_392,
+    };
+    let disk = ephemeros_stick::build(&spec, size).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    let mut seen = Vec::new();
+    ephemeros_stick::device::write_and_verify(&file, &disk, &mut |phase, done, total| {
+        seen.push((phase, done, total));
+    })
+    .unwrap();
+    let planned = disk.planned_bytes();
+    use ephemeros_stick::device::Phase;
+    let last_write = seen.iter().rev().find(|s| s.0 == Phase::Writing).unwrap();
+    assert_eq!((last_write.1, last_write.2), (planned, planned));
+    let last = seen.last().unwrap();
+    assert_eq!(*last, (Phase::Verifying, planned, planned));
+    assert!(planned < 4 * MIB, "plan is {planned} bytes");
+
+    let img = path.to_str().unwrap();
+    let Some(out) = run_tool("sgdisk", &["-v", img]) else {
+        return;
+    };
+    assert!(text(&out).contains("No problems found"), "{}", text(&out));
+    for (name, start, len) in [("esp", MIB, 64 * MIB), ("secrets", 65 * MIB, 16 * MIB)] {
+        let part = dir.path().join(name);
+        extract(&path, start, len, &part);
+        let Some(out) = run_tool("fsck.fat", &["-n", part.to_str().unwrap()]) else {
+            return;
+        };
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", text(&out));
+    }
+    let esp = format!("{img}@@{MIB}");
+    let out = run_tool("mtype", &["-i", &esp, "::/autoexec.ipxe"]).unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), BOOT_SCRIPT);
+    // blkid sees one partition table and nothing left over from the junk.
+    if let Some(out) = run_tool("blkid", &["-p", "-o", "export", img]) {
+        let t = text(&out);
+        assert!(t.contains("PTTYPE=gpt"), "{t}");
+        assert!(
+            !t.contains("TYPE=iso9660") && !t.contains("ambivalent"),
+            "{t}"
+        );
+    }
+}

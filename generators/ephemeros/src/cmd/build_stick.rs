@@ -1,8 +1,492 @@
+//! `ephemeros build-stick`: the boot stick, onto a device or an image file.
+//!
+//! Parses flags, the env file and the environment, and hands typed inputs
+//! to the stick library. Nothing here prints a secret value: warnings and
+//! errors name settings, never their values.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-#[derive(clap::Args)]
-pub struct Args {}
+use anyhow::{bail, Context, Result};
+use ephemeros_ipxe::{Arch, BootSettings};
+use ephemeros_stick::device::{self, Phase, SystemRoots};
+use ephemeros_stick::image::EfiArch;
+use ephemeros_stick::inputs::{self, Source};
+use ephemeros_stick::layout::{human_size, parse_size, Layout, MIB};
+use ephemeros_stick::manifest::{self, ConfigRef, Flatcar, Manifest};
+use ephemeros_stick::reproduce::Reproduce;
+use ephemeros_stick::secrets::{self, Secrets};
+use ephemeros_stick::{ipxe_efi, target, timestamp, StickSpec};
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not built yet")
+use super::ipxe::BootArgs;
+
+const EXAMPLES: &str = "\
+Examples:
+  # A server with embedded SQLite, onto a USB stick:
+  K3S_DATASTORE_ENDPOINT= NODE_HOSTNAME=node1 ephemeros build-stick /dev/disk/by-id/usb-SanDisk_…
+
+  # One env file per node (systemd EnvironmentFile= syntax), an agent:
+  cat fleet/node2.env
+    NODE_HOSTNAME=node2
+    K3S_URL=\"https://node1.lan:6443\"
+    K3S_TOKEN=\"K10…\"
+    LOGEXPORT_HOST=logs.example.com
+    LOGEXPORT_PORT=6514
+    HEARTBEAT_URL=\"https://hc-ping.com/…\"
+  ephemeros build-stick --env-file fleet/node2.env /dev/sdb
+
+  # An image file to try in qemu (`ephemeros qemu stick.img`) or to dd later:
+  ephemeros build-stick --env-file fleet/node2.env stick.img
+
+Settings come from flags, then --env-file, then environment variables (the
+first that has a setting wins): NODE_HOSTNAME, SSH_KEY_PATH (default
+~/.ssh/id_rsa.pub, then ~/.ssh/id_ed25519.pub), LOGEXPORT_HOST +
+LOGEXPORT_PORT, HEARTBEAT_URL, IGN_PATH, and every K3S_* variable (kept
+verbatim in k3s_env; K3S_DATASTORE_ENDPOINT set but empty means embedded
+SQLite, K3S_URL makes the node an agent). A component with none of its
+settings is left out, with a warning. Prefer the environment or an env
+file for secrets: flags show up in the process list.
+
+The secrets partition also gets reproduce.sh, which rebuilds the same stick.";
+
+/// `ephemeros build-stick`
+#[derive(clap::Args, Debug)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// Device (/dev/sdX, /dev/disk/by-id/…) or image file to write
+    #[arg(value_name = "TARGET")]
+    pub target: PathBuf,
+
+    #[command(flatten)]
+    pub boot: BootArgs,
+
+    /// Hostname of the node [env: NODE_HOSTNAME]
+    #[arg(long, value_name = "NAME", help_heading = "Node")]
+    pub hostname: Option<String>,
+
+    /// OpenSSH public key file for user core [env: SSH_KEY_PATH]
+    #[arg(long, value_name = "FILE", help_heading = "Node")]
+    pub ssh_key: Option<PathBuf>,
+
+    /// Log export: TLS syslog host [env: LOGEXPORT_HOST]
+    #[arg(long, value_name = "HOST", help_heading = "Node")]
+    pub logexport_host: Option<String>,
+
+    /// Log export: TLS syslog port [env: LOGEXPORT_PORT]
+    #[arg(long, value_name = "PORT", help_heading = "Node")]
+    pub logexport_port: Option<String>,
+
+    /// URL the node requests every 5 minutes [env: HEARTBEAT_URL]
+    #[arg(long, value_name = "URL", help_heading = "Node")]
+    pub heartbeat_url: Option<String>,
+
+    /// A k3s setting for k3s_env, e.g. --k3s K3S_DATASTORE_ENDPOINT= (repeatable) [env: K3S_*]
+    #[arg(long = "k3s", value_name = "K3S_NAME=VALUE", value_parser = parse_k3s, help_heading = "Node")]
+    pub k3s: Vec<(String, String)>,
+
+    /// Read settings from this file (KEY=value lines, systemd EnvironmentFile= syntax)
+    #[arg(long, value_name = "FILE", help_heading = "Node")]
+    pub env_file: Option<PathBuf>,
+
+    /// Take no setting from environment variables, only from flags and --env-file
+    /// (tool locations such as EPHEMEROS_IPXE_EFI still apply)
+    #[arg(long, help_heading = "Node")]
+    pub ignore_environment: bool,
+
+    /// iPXE EFI binary (built after January 2021) for EFI/BOOT/
+    #[arg(
+        long,
+        env = "EPHEMEROS_IPXE_EFI",
+        value_name = "FILE",
+        help_heading = "Stick"
+    )]
+    pub ipxe_efi: Option<PathBuf>,
+
+    /// Size of a new image file [default: the smallest that fits, 82M]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, help_heading = "Stick")]
+    pub size: Option<u64>,
+
+    /// Size of the EFI system partition (FAT32)
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "64M", help_heading = "Stick")]
+    pub esp_size: u64,
+
+    /// Size of the secrets partition
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "16M", help_heading = "Stick")]
+    pub secrets_size: u64,
+
+    /// Do not ask before writing a device
+    #[arg(long, short = 'y', help_heading = "Stick")]
+    pub yes: bool,
+
+    /// Write a device that is neither removable nor USB, or replace a file that is not a stick image
+    #[arg(long, help_heading = "Stick")]
+    pub force: bool,
+}
+
+fn parse_k3s(text: &str) -> Result<(String, String), String> {
+    let (k, v) = text
+        .split_once('=')
+        .ok_or_else(|| "expected K3S_NAME=VALUE".to_owned())?;
+    if !k.starts_with(secrets::K3S_PREFIX) {
+        return Err(format!("`{k}` does not start with K3S_"));
+    }
+    Ok((k.to_owned(), v.to_owned()))
+}
+
+/// Everything that goes onto the stick, before a target size is known.
+struct Contents {
+    efi_arch: EfiArch,
+    ipxe: Vec<u8>,
+    ipxe_path: PathBuf,
+    script: String,
+    manifest_json: Vec<u8>,
+    secret_files: Vec<(String, Vec<u8>)>,
+    build_time: i64,
+    layout: Layout,
+}
+
+impl Contents {
+    fn spec(&self) -> StickSpec<'_> {
+        StickSpec {
+            layout: self.layout,
+            arch: self.efi_arch,
+            ipxe_efi: &self.ipxe,
+            boot_script: &self.script,
+            manifest_json: &self.manifest_json,
+            secret_files: &self.secret_files,
+            build_time: self.build_time,
+        }
+    }
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let layout = Layout {
+        esp_size: args.esp_size,
+        secrets_size: args.secrets_size,
+    };
+    layout.validate()?;
+    let contents = prepare(&args, layout)?;
+    if device::is_block_device(&args.target) {
+        write_device(&args, &contents)?;
+    } else {
+        write_image(&args, &contents)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Settings from flags, env file and environment, merged.
+fn gather(args: &Args) -> Result<Source> {
+    let mut flags = Source::default();
+    for (key, value) in [
+        (secrets::HOSTNAME, &args.hostname),
+        (secrets::LOGEXPORT_HOST, &args.logexport_host),
+        (secrets::LOGEXPORT_PORT, &args.logexport_port),
+        (secrets::HEARTBEAT_URL, &args.heartbeat_url),
+    ] {
+        if let Some(v) = value {
+            flags.settings.insert(key.to_owned(), v.clone());
+        }
+    }
+    for (k, v) in &args.k3s {
+        flags.settings.insert(k.clone(), v.clone());
+    }
+    flags.ssh_key_path = args.ssh_key.clone();
+    if flag_given("--ignition-url") {
+        flags.ign_path = args.boot.ignition_url.clone();
+    }
+
+    let file = match &args.env_file {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read the env file {}", path.display()))?;
+            inputs::from_env_file(&bytes, path)?
+        }
+        None => Source::default(),
+    };
+    let env = if args.ignore_environment {
+        Source::default()
+    } else {
+        inputs::from_environment(std::env::vars_os())?
+    };
+    Ok(flags.over(file.over(env)))
+}
+
+/// Whether `flag` was given on the command line (clap merges IGN_PATH from
+/// the environment into the same field, but the env file must rank between).
+fn flag_given(flag: &str) -> bool {
+    std::env::args_os().any(|a| {
+        a.to_str()
+            .is_some_and(|a| a == flag || a.starts_with(&format!("{flag}=")))
+    })
+}
+
+fn prepare(args: &Args, layout: Layout) -> Result<Contents> {
+    let source = gather(args)?;
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let key_file = inputs::ssh_key_file(source.ssh_key_path.clone(), home.as_deref())?;
+    let key_text = std::fs::read_to_string(&key_file)
+        .with_context(|| format!("cannot read the SSH public key {}", key_file.display()))?;
+    let ssh_keys =
+        ephemeros_stick::validate::ssh_public_keys(&key_file.display().to_string(), &key_text)?;
+
+    let (secrets, warnings) = Secrets::from_settings(&source.settings, ssh_keys)?;
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+
+    let mut boot = args.boot.clone();
+    boot.ignition_url = source.ign_path.clone();
+    let (settings, config) =
+        boot.settings(secrets.hostname.clone(), secrets.ssh_keys.first().cloned())?;
+    let script = ephemeros_ipxe::render(&settings).context("cannot render the boot script")?;
+
+    let efi_arch = match settings.arch {
+        Arch::Amd64 => EfiArch::X64,
+        Arch::Arm64 => EfiArch::Aa64,
+    };
+    let (ipxe_path, ipxe) = ipxe_efi::load(args.ipxe_efi.as_deref(), efi_arch, home.as_deref())?;
+
+    let build_time = build_time()?;
+    let built_at = timestamp::rfc3339(build_time);
+    let config_ref = config.map(|c| ConfigRef {
+        repository: c.remote_url,
+        git_ref: c.git_ref,
+        commit: c.commit,
+        dirty: c.dirty,
+        path_in_repo: c.path_in_repo,
+    });
+    let manifest = Manifest {
+        format: manifest::FORMAT,
+        tool: "ephemeros".into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        built_at: built_at.clone(),
+        config: config_ref.clone(),
+        ignition_url: settings.ignition_url.clone(),
+        flatcar: Flatcar {
+            channel: settings.channel.to_string(),
+            release: settings.release.clone(),
+            arch: settings.arch.to_string(),
+            base_url: settings.base_url.clone(),
+        },
+        components: manifest::components(&secrets),
+    };
+
+    let repro_args = reproduce_args(&settings, layout);
+    let reproduce = Reproduce {
+        tool_version: env!("CARGO_PKG_VERSION"),
+        built_at: &built_at,
+        config: config_ref.as_ref(),
+        ignition_url: &settings.ignition_url,
+        settings: &secrets.settings(),
+        ssh_keys: &secrets.ssh_keys,
+        args: &repro_args,
+    }
+    .render()?;
+    let mut secret_files = secrets.files()?;
+    secret_files.push((secrets::files::REPRODUCE.into(), reproduce.into_bytes()));
+
+    Ok(Contents {
+        efi_arch,
+        ipxe,
+        ipxe_path,
+        script,
+        manifest_json: manifest.to_json(),
+        secret_files,
+        build_time,
+        layout,
+    })
+}
+
+/// The boot-script flags that rebuild the same script (the Ignition URL
+/// is passed separately, already resolved).
+fn reproduce_args(s: &BootSettings, layout: Layout) -> Vec<String> {
+    let mut a: Vec<String> = vec![
+        format!("--channel={}", s.channel),
+        format!("--arch={}", s.arch),
+        format!("--release={}", s.release),
+    ];
+    if let Some(u) = &s.base_url {
+        a.push(format!("--base-url={u}"));
+    }
+    a.extend(s.console.iter().map(|c| format!("--console={c}")));
+    a.extend(
+        s.extra_kernel_args
+            .iter()
+            .map(|k| format!("--kernel-arg={k}")),
+    );
+    a.push(format!("--on-failure={}", s.on_failure));
+    a.push(format!("--dhcp-attempts={}", s.dhcp_attempts));
+    a.push(format!("--download-attempts={}", s.download_attempts));
+    a.push(format!("--retry-pause={}", s.retry_pause_secs));
+    if layout != Layout::default() {
+        a.push(format!("--esp-size={}M", layout.esp_size / MIB));
+        a.push(format!("--secrets-size={}M", layout.secrets_size / MIB));
+    }
+    a
+}
+
+/// Unix seconds: SOURCE_DATE_EPOCH when set (reproducible builds), else now.
+fn build_time() -> Result<i64> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds")),
+        Err(_) => Ok(SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .context("the system clock is before 1970")?
+            .as_secs() as i64),
+    }
+}
+
+fn write_image(args: &Args, c: &Contents) -> Result<()> {
+    let path = &args.target;
+    let size = args.size.unwrap_or_else(|| c.layout.min_disk_size());
+    if path.exists() && !args.force && !target::replaceable_image(path)? {
+        bail!(
+            "{} exists and is not a stick image; pass --force to replace it",
+            path.display()
+        );
+    }
+    let disk = ephemeros_stick::build(&c.spec(), size)?;
+    let written = target::write_image_file(path, &disk)?;
+    eprintln!(
+        "Wrote {} ({} image, {} of data; iPXE from {}).",
+        path.display(),
+        human_size(size),
+        human_size(written),
+        c.ipxe_path.display()
+    );
+    Ok(())
+}
+
+fn write_device(args: &Args, c: &Contents) -> Result<()> {
+    let path = &args.target;
+    let assessment = device::assess_path(&SystemRoots::default(), path)?;
+    let dev = &assessment.device;
+    eprintln!("Target {}:", path.display());
+    eprintln!("  {}", dev.summary());
+    for line in dev.partition_lines() {
+        eprintln!("  {line}");
+    }
+    assessment.check(args.force)?;
+    if !args.yes {
+        confirm(&dev.name)?;
+    }
+    let (file, size) = device::open_for_writing(path)?;
+    let disk = ephemeros_stick::build(&c.spec(), size)?;
+    let total = disk.planned_bytes();
+    let mut bar = ProgressBar::new(std::io::stderr().is_terminal());
+    let result = device::write_and_verify(&file, &disk, &mut |phase, done, total| {
+        bar.show(phase, done, total)
+    });
+    bar.finish();
+    result.with_context(|| {
+        format!(
+            "writing {} failed, so the stick is NOT usable; build it again (a stick that fails twice is worn out)",
+            path.display()
+        )
+    })?;
+    eprintln!(
+        "Wrote and verified {} of data on {} ({}). The stick is ready.",
+        human_size(total),
+        path.display(),
+        human_size(size)
+    );
+    Ok(())
+}
+
+/// Asks for a typed phrase naming the device, as the original tool did.
+fn confirm(name: &str) -> Result<()> {
+    let phrase = format!("erase {name}");
+    if !std::io::stdin().is_terminal() {
+        bail!("refusing to write without confirmation: standard input is not a terminal; pass --yes to confirm");
+    }
+    eprint!("Everything on {name} will be lost. Type \"{phrase}\" to continue: ");
+    std::io::stderr().flush().ok();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .context("cannot read the confirmation")?;
+    if answer.trim() != phrase {
+        bail!("not confirmed; nothing was written");
+    }
+    Ok(())
+}
+
+/// A one-line progress bar on a terminal; silence otherwise.
+struct ProgressBar {
+    on: bool,
+    last: Option<(Phase, u64)>,
+}
+
+impl ProgressBar {
+    fn new(on: bool) -> ProgressBar {
+        ProgressBar { on, last: None }
+    }
+
+    fn show(&mut self, phase: Phase, done: u64, total: u64) {
+        if !self.on {
+            return;
+        }
+        let pct = (done * 100).checked_div(total).unwrap_or(100);
+        if self.last == Some((phase, pct)) {
+            return;
+        }
+        self.last = Some((phase, pct));
+        let label = match phase {
+            Phase::Writing => "writing  ",
+            Phase::Syncing => "syncing  ",
+            Phase::Verifying => "verifying",
+        };
+        let filled = (pct as usize) * 30 / 100;
+        eprint!(
+            "\r{label} [{}{}] {pct:3}% {}/{}   ",
+            "#".repeat(filled),
+            " ".repeat(30 - filled),
+            human_size(done),
+            human_size(total)
+        );
+    }
+
+    fn finish(&self) {
+        if self.on && self.last.is_some() {
+            eprintln!();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn k3s_flag_parsing() {
+        assert_eq!(
+            parse_k3s("K3S_DATASTORE_ENDPOINT=").unwrap(),
+            ("K3S_DATASTORE_ENDPOINT".into(), String::new())
+        );
+        assert_eq!(parse_k3s("K3S_TOKEN=a=b").unwrap().1, "a=b");
+        assert!(parse_k3s("TOKEN=x").is_err());
+        assert!(parse_k3s("K3S_TOKEN").is_err());
+    }
+
+    #[test]
+    fn reproduce_args_keep_non_defaults() {
+        let s = BootSettings {
+            console: vec!["ttyS0,115200n8".into()],
+            ..BootSettings::default()
+        };
+        let a = reproduce_args(&s, Layout::default());
+        assert!(a.contains(&"--console=ttyS0,115200n8".to_owned()));
+        assert!(!a.iter().any(|x| x.starts_with("--esp-size")));
+        let big = Layout {
+            esp_size: 128 * MIB,
+            ..Layout::default()
+        };
+        assert!(reproduce_args(&s, big).contains(&"--esp-size=128M".to_owned()));
+    }
 }

@@ -1,8 +1,167 @@
+//! `ephemeros inspect`: what a stick or image holds, without changing it.
+
+use std::fs::File;
+use std::io::{Seek, SeekFrom};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct Args {}
+use anyhow::{Context, Result};
+use ephemeros_stick::inspect::{inspect, Report};
+use ephemeros_stick::layout::human_size;
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not built yet")
+/// `ephemeros inspect`
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  ephemeros inspect /dev/sdb\n  ephemeros inspect stick.img --json | jq .manifest\n  \
+    ephemeros inspect stick.img --show-secrets\n\nExits with status 1 when the target is not a complete stick."
+)]
+pub struct Args {
+    /// Device (/dev/sdX) or image file to read
+    #[arg(value_name = "TARGET")]
+    pub target: PathBuf,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+
+    /// Include the values of secrets (hidden by default)
+    #[arg(long)]
+    pub show_secrets: bool,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let path = &args.target;
+    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    // Works for image files and block devices alike.
+    let len = file
+        .seek(SeekFrom::End(0))
+        .with_context(|| format!("cannot read the size of {}", path.display()))?;
+    let report = inspect(file, len, args.show_secrets)
+        .with_context(|| format!("{} is not an ephemeros stick", path.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render(&path.display().to_string(), &report));
+    }
+    Ok(if report.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn render(name: &str, r: &Report) -> String {
+    let mut o = String::new();
+    let mut line = |s: String| {
+        o.push_str(&s);
+        o.push('\n');
+    };
+    line(format!(
+        "{name}: {}, GPT disk {}",
+        human_size(r.size),
+        r.disk_guid
+    ));
+    line("Partitions:".into());
+    for p in &r.partitions {
+        let fs = p
+            .filesystem
+            .as_ref()
+            .map(|f| format!(", {} label `{}`", f.fat_type, f.label))
+            .unwrap_or_default();
+        line(format!(
+            "  {} `{}` {} (sectors {}-{}, {}){fs}",
+            p.number,
+            p.name,
+            p.type_name,
+            p.first_lba,
+            p.last_lba,
+            human_size(p.size)
+        ));
+    }
+    if let Some(m) = &r.manifest {
+        line("Manifest (ephemeros.json):".into());
+        line(format!(
+            "  built {} by {} {}",
+            m.built_at, m.tool, m.tool_version
+        ));
+        match &m.config {
+            Some(c) => line(format!(
+                "  config {} {} at {}{}",
+                c.repository,
+                c.git_ref,
+                c.commit,
+                if c.dirty {
+                    " (ignition.ign had uncommitted changes)"
+                } else {
+                    ""
+                }
+            )),
+            None => line("  config: given as a URL".into()),
+        }
+        line(format!("  ignition {}", m.ignition_url));
+        line(format!(
+            "  flatcar {} {} {}{}",
+            m.flatcar.channel,
+            m.flatcar.release,
+            m.flatcar.arch,
+            m.flatcar
+                .base_url
+                .as_ref()
+                .map(|u| format!(" from {u}"))
+                .unwrap_or_default()
+        ));
+        line("Components:".into());
+        for (name, c) in &m.components {
+            let state = if c.enabled { "enabled" } else { "disabled" };
+            let detail = c
+                .detail
+                .as_ref()
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default();
+            line(format!("  {name}: {state}{detail}"));
+        }
+    }
+    line("ESP files:".into());
+    for f in &r.esp_files {
+        line(format!("  {} ({})", f.path, human_size(f.size)));
+    }
+    line(format!(
+        "Secrets{}:",
+        if r.secrets_shown {
+            ""
+        } else {
+            " (values hidden; --show-secrets shows them)"
+        }
+    ));
+    for s in &r.secrets {
+        let keys = s
+            .keys
+            .as_ref()
+            .map(|k| format!(": {}", k.join(", ")))
+            .unwrap_or_default();
+        line(format!("  {} ({}){keys}", s.name, human_size(s.size)));
+        if let Some(values) = &s.values {
+            for (k, v) in values {
+                line(format!("    {k}={v:?}"));
+            }
+        }
+        if let Some(content) = &s.content {
+            for l in content.lines() {
+                line(format!("    | {l}"));
+            }
+        }
+    }
+    if let Some(script) = &r.boot_script {
+        line("Boot script (autoexec.ipxe):".into());
+        for l in script.lines() {
+            line(format!("  | {l}"));
+        }
+    }
+    if !r.problems.is_empty() {
+        line("Problems:".into());
+        for p in &r.problems {
+            line(format!("  {p}"));
+        }
+    }
+    o
 }

@@ -32,3 +32,30 @@ impl Default for SystemRoots {
         }
     }
 }
+
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Whether `path` (after symlinks) is a block device.
+pub fn is_block_device(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.file_type().is_block_device())
+}
+
+/// Assesses the block device at `path` (`/dev/sdb`, `/dev/disk/by-id/…`).
+pub fn assess_path(roots: &SystemRoots, path: &Path) -> Result<Assessment> {
+    let meta = std::fs::metadata(path).map_err(Error::io(format!("reading {}", path.display())))?;
+    if !meta.file_type().is_block_device() {
+        return Err(Error::Refused(format!(
+            "{} is not a block device",
+            path.display()
+        )));
+    }
+    let rdev = meta.rdev();
+    let root_dev = std::fs::metadata("/").ok().map(|m| {
+        let d = m.dev();
+        (libc::major(d), libc::minor(d))
+    });
+    assess(roots, libc::major(rdev), libc::minor(rdev), root_dev)
+}
