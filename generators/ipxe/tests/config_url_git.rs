@@ -303,6 +303,14 @@ fn errors_name_the_way_out() {
     );
     assert!(err.to_string().contains("--ignition-url"));
 
+    // A directory is not the Ignition file.
+    let err = resolve(&ResolveOptions {
+        file: ".".into(),
+        ..opts(&repo.path)
+    })
+    .unwrap_err();
+    assert!(matches!(err, ResolveError::NotAFile { .. }), "{err:?}");
+
     // The file does not exist.
     let repo = repo_with(Some("git@github.com:acme/fleet.git"), "README");
     let err = resolve(&opts(&repo.path)).unwrap_err();
@@ -334,5 +342,24 @@ fn insteadof_rewrites_are_honoured() {
     assert_eq!(
         src.url,
         "https://raw.githubusercontent.com/acme/fleet/main/ignition.ign"
+    );
+}
+
+#[test]
+fn file_names_are_not_pathspec_patterns() {
+    // With pathspec globbing, `ignition*.ign` would also match the dirty
+    // `ignition-old.ign` and report a clean file as dirty.
+    let repo = repo_with(Some("git@github.com:acme/fleet.git"), "ignition*.ign");
+    mark_pushed(&repo, "main");
+    std::fs::write(repo.path.join("ignition-old.ign"), "{}").unwrap();
+    let src = resolve(&ResolveOptions {
+        file: "ignition*.ign".into(),
+        ..opts(&repo.path)
+    })
+    .unwrap();
+    assert!(!src.dirty, "{:?}", src.warnings);
+    assert_eq!(
+        src.url,
+        "https://raw.githubusercontent.com/acme/fleet/main/ignition%2A.ign"
     );
 }

@@ -22,8 +22,10 @@ fn run(dir: &Path, args: &[&str]) -> Result<Result<String, String>, GitError> {
         .arg("-C")
         .arg(dir)
         .args(args)
-        // Messages we pass on must not depend on the user's locale.
+        // Messages we pass on must not depend on the user's locale, and a
+        // file name with `*` or `:` must not be read as pathspec magic.
         .env("LC_ALL", "C")
+        .env("GIT_LITERAL_PATHSPECS", "1")
         .output()
         .map_err(|e| GitError {
             command: format!("git {}", args.join(" ")),

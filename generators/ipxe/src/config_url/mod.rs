@@ -90,6 +90,8 @@ pub enum ResolveError {
     NoCommit { file: String },
     #[error("{} does not exist; generate it (ephemeros ignite) and commit it, or {WAY_OUT}", path.display())]
     FileMissing { path: PathBuf },
+    #[error("{} is not a file; name the Ignition file itself, or {WAY_OUT}", path.display())]
+    NotAFile { path: PathBuf },
     #[error("{} is outside the repository at {}; {WAY_OUT}", path.display(), toplevel.display())]
     FileOutsideRepository { path: PathBuf, toplevel: PathBuf },
     #[error("{0}; {WAY_OUT}")]
@@ -246,6 +248,9 @@ fn path_in_repo(dir: &Path, file: &str, toplevel: &Path) -> Result<String, Resol
     let canonical = path
         .canonicalize()
         .map_err(|_| ResolveError::FileMissing { path: path.clone() })?;
+    if !canonical.is_file() {
+        return Err(ResolveError::NotAFile { path });
+    }
     // git prints the top level with symlinks resolved; resolve ours the same way.
     let toplevel = toplevel
         .canonicalize()

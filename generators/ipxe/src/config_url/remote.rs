@@ -132,9 +132,15 @@ impl Remote {
 
     /// `scheme://host[:port]` of the web server.
     pub fn origin(&self) -> String {
+        // An IPv6 literal needs its brackets back in a URL.
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
         match self.web_port {
-            Some(port) => format!("{}://{}:{port}", self.web_scheme, self.host),
-            None => format!("{}://{}", self.web_scheme, self.host),
+            Some(port) => format!("{}://{host}:{port}", self.web_scheme),
+            None => format!("{}://{host}", self.web_scheme),
         }
     }
 }
@@ -213,4 +219,55 @@ pub fn redact(url: &str) -> String {
         }
     }
     url.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_hosts_ports_and_paths() {
+        let r = Remote::parse("ssh://git@[fd00::5]:2222/ops/fleet.git").unwrap();
+        assert_eq!(r.host, "fd00::5");
+        assert_eq!(r.web_port, None);
+        assert_eq!(r.origin(), "https://[fd00::5]");
+        assert_eq!(r.segments, ["ops", "fleet"]);
+
+        let r = Remote::parse("http://[fd00::5]:3000/ops/fleet").unwrap();
+        assert_eq!(r.origin(), "http://[fd00::5]:3000");
+
+        let r = Remote::parse("https://host/a%2Fb/c%20d.git/").unwrap();
+        assert_eq!(r.segments, ["a/b", "c d"]);
+
+        let r = Remote::parse("  git@Host.Example:team/repo.git\n").unwrap();
+        assert_eq!((r.host.as_str(), r.segments.len()), ("host.example", 2));
+    }
+
+    #[test]
+    fn rejects_what_has_no_web_address() {
+        for bad in [
+            "C:\\repos\\fleet",
+            "./fleet",
+            "/srv/fleet.git",
+            "https://host/a/../b",
+            "https://host/%zz/b",
+            "ssh://git@/a/b",
+        ] {
+            assert!(Remote::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(redact("https://u:tok@h/a/b.git"), "https://u:***@h/a/b.git");
+        assert_eq!(redact("https://u@h/a/b.git"), "https://u@h/a/b.git");
+        assert_eq!(redact("git@h:a/b.git"), "git@h:a/b.git");
+    }
+
+    #[test]
+    fn percent_encoding_keeps_unreserved() {
+        assert_eq!(percent_encode("a-b_c.d~e/f g", false), "a-b_c.d~e%2Ff%20g");
+        assert_eq!(percent_encode("a/b${c}", true), "a/b%24%7Bc%7D");
+        assert_eq!(percent_encode("\u{e9}", false), "%C3%A9");
+    }
 }
