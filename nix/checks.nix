@@ -63,11 +63,14 @@ in
     extraEnv = toolEnv;
   };
 
-  # The committed ignition.ign is what ignition.yml produces today.
-  ignition-fresh = pkgs.runCommand "ephemeros-ignition-fresh" { } ''
+  # The committed ignition.ign is what ignition.yml produces today. Compared
+  # as JSON with sorted keys, so that either indentation passes here;
+  # `cargo xtask ci` compares the bytes.
+  ignition-fresh = pkgs.runCommand "ephemeros-ignition-fresh" { nativeBuildInputs = [ pkgs.jq ]; } ''
     cd ${src}
-    ${lib.getExe ephemeros} ignite ignition.yml > "$TMPDIR/ignition.ign"
-    if ! diff -u ignition.ign "$TMPDIR/ignition.ign"; then
+    ${lib.getExe ephemeros} ignite ignition.yml | jq -S . > "$TMPDIR/generated.json"
+    jq -S . ignition.ign > "$TMPDIR/committed.json"
+    if ! diff -u "$TMPDIR/committed.json" "$TMPDIR/generated.json"; then
       echo "ignition.ign is stale: run 'nix run .#ignite -- ignition.yml -o ignition.ign' and commit it" >&2
       exit 1
     fi
