@@ -104,7 +104,9 @@ pub fn kernel_command_line(settings: &BootSettings) -> Result<String, Error> {
 /// What `/proc/cmdline` should hold on the booted node (UEFI): iPXE puts the
 /// image name (the last path segment of the kernel URL) in front of the
 /// command line, and the Linux EFI stub passes the whole LoadOptions string
-/// on. This is what the end-to-end test compares against.
+/// on. This is what the end-to-end test compares against; it was observed
+/// byte for byte with Debian trixie's iPXE (1.21.1+git20250501) under OVMF
+/// booting a Debian 6.1 kernel.
 pub fn expected_proc_cmdline(settings: &BootSettings) -> Result<String, Error> {
     Ok(format!("{KERNEL_FILE} {}", kernel_command_line(settings)?))
 }
