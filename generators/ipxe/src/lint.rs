@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::{kernel_command_line, BootSettings, Error};
+use crate::{kernel_args, kernel_command_line, BootSettings, Error};
 
 /// One finding, at a 1-based line of the script.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,8 +240,41 @@ pub fn kernel_command_lines(script: &str) -> Vec<(usize, String)> {
     found
 }
 
+/// The image name of every `initrd` command: `--name` if given, else the
+/// last path segment of its URI (as iPXE names a downloaded image).
+pub fn initrd_names(script: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    for line in parse(script) {
+        for cmd in &line.commands {
+            if !matches!(cmd.words[0], "initrd" | "imgfetch" | "module") {
+                continue;
+            }
+            let mut name = None;
+            let mut rest = cmd.words[1..].iter();
+            while let Some(&word) = rest.next() {
+                match word {
+                    "--name" | "-n" => name = rest.next().map(|n| n.to_string()),
+                    "--timeout" | "-t" => {
+                        rest.next();
+                    }
+                    w if w.starts_with("--name=") => name = Some(w["--name=".len()..].to_string()),
+                    w if w.starts_with('-') => {}
+                    uri => {
+                        let path = uri.split(['?', '#']).next().unwrap_or(uri);
+                        let base = path.rsplit('/').next().unwrap_or(path).to_string();
+                        found.push((line.number, name.take().unwrap_or(base)));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
 /// Structure plus: every `kernel` line carries exactly the expected
-/// arguments, and there is at least one.
+/// arguments, there is at least one, and the `initrd=` argument names an
+/// image the script downloads (UEFI kernels load their initrd by that name).
 pub fn check_rendered(script: &str, settings: &BootSettings) -> Result<Vec<Problem>, Error> {
     let expected = kernel_command_line(settings)?;
     let mut problems = check_structure(script);
@@ -251,6 +284,18 @@ pub fn check_rendered(script: &str, settings: &BootSettings) -> Result<Vec<Probl
             line: 1,
             message: "no `kernel` command".into(),
         });
+    }
+    let initrds = initrd_names(script);
+    for wanted in kernel_args(settings)?
+        .iter()
+        .filter_map(|a| a.strip_prefix("initrd="))
+    {
+        if !initrds.iter().any(|(_, name)| name == wanted) {
+            problems.push(Problem {
+                line: initrds.first().map_or(1, |(line, _)| *line),
+                message: format!("the kernel expects initrd={wanted}, but no `initrd` command downloads an image of that name"),
+            });
+        }
     }
     for (line, cmdline) in kernels {
         if cmdline != expected {

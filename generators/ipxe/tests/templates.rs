@@ -104,3 +104,32 @@ fn invalid_settings_fail_before_rendering() {
     let err = Template::builtin().render(&s).unwrap_err().to_string();
     assert!(err.contains("number of DHCP attempts"), "{err}");
 }
+
+#[test]
+fn lint_flags_an_initrd_the_kernel_cannot_find() {
+    let source = "#!ipxe\nkernel {{ kernel_url }} {{ kernel_args }} || goto fail\n\
+        initrd {{ base_url }}other.cpio.gz || goto fail\nboot || goto fail\n:fail\nreboot || exit 1\n";
+    let script = Template::from_source("t.j2", source)
+        .unwrap()
+        .render(&settings())
+        .unwrap();
+    let problems = lint::check_rendered(&script, &settings()).unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0]
+            .message
+            .contains("initrd=flatcar_production_pxe_image.cpio.gz"),
+        "{problems:?}"
+    );
+
+    // Renaming it with --name satisfies the kernel.
+    let renamed = source.replace(
+        "initrd {{",
+        "initrd --name flatcar_production_pxe_image.cpio.gz {{",
+    );
+    let script = Template::from_source("t.j2", renamed)
+        .unwrap()
+        .render(&settings())
+        .unwrap();
+    assert_eq!(lint::check_rendered(&script, &settings()).unwrap(), vec![]);
+}
