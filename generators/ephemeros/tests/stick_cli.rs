@@ -1,0 +1,551 @@
+//! `ephemeros build-stick` and `ephemeros inspect`, run as a user would.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ephemeros_stick::image::EfiArch;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ephemeros");
+const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOkVb9xQ8eph3m3r0s me@laptop";
+const IGN: &str = "http://10.0.2.2:8000/ignition.ign";
+// Distinctive values that must never show up in any output.
+const TOKEN: &str = "K10tok-Zq8!$HOME`id`\"'\\x-91f3";
+const LOG_HOST: &str = "logs-q7w3.example.net";
+const HEARTBEAT: &str = "https://hc.example.org/ping/7c5e0b3a-aaaa-4bbb";
+const DATASTORE: &str = "postgres://k3s:pw-Yh2@db.lan:5432/k3s";
+
+/// A scratch directory with a fake iPXE, an SSH key and an empty HOME.
+struct Scratch {
+    dir: PathBuf,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "ephemeros-stick-cli-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("home")).unwrap();
+        let ipxe = ephemeros_stick::ipxe_efi::fake_binary(EfiArch::X64, b"..autoexec.ipxe..");
+        std::fs::write(dir.join("ipxe.efi"), ipxe).unwrap();
+        std::fs::write(dir.join("key.pub"), format!("{KEY}\n")).unwrap();
+        Scratch { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Runs the binary with a clean environment plus `env`.
+    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(BIN);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.path("home"))
+            .env("EPHEMEROS_IPXE_EFI", self.path("ipxe.efi"))
+            .env("SOURCE_DATE_EPOCH", "1795325392")
+            .current_dir(&self.dir)
+            .args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+
+    fn inspect_json(&self, image: &str, show: bool) -> Value {
+        let mut args = vec!["inspect", image, "--json"];
+        if show {
+            args.push("--show-secrets");
+        }
+        let out = self.run(&args, &[]);
+        assert!(out.status.success(), "inspect: {}", all(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn all(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn assert_no_secrets(what: &str, text: &str) {
+    for secret in [TOKEN, LOG_HOST, HEARTBEAT, DATASTORE, "pw-Yh2", "Zq8"] {
+        assert!(
+            !text.contains(secret),
+            "{what} shows a secret ({secret}):\n{text}"
+        );
+    }
+}
+
+fn full_env_file(s: &Scratch) -> PathBuf {
+    let q = ephemeros_stick::envfile::quote;
+    let text = format!(
+        "# node 1\nNODE_HOSTNAME=node1\nSSH_KEY_PATH=key.pub\nLOGEXPORT_HOST={}\nLOGEXPORT_PORT=6514\n\
+         HEARTBEAT_URL={}\nK3S_TOKEN={}\nK3S_DATASTORE_ENDPOINT={}\nK3S_NODE_LABEL=\"zone=a\"\nIGN_PATH={IGN}\n",
+        q(LOG_HOST),
+        q(HEARTBEAT),
+        q(TOKEN),
+        q(DATASTORE)
+    );
+    let p = s.path("node1.env");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn build_then_inspect_round_trips_without_showing_secrets() {
+    let s = Scratch::new();
+    let env_file = full_env_file(&s);
+    let out = s.run(
+        &[
+            "build-stick",
+            "--env-file",
+            env_file.to_str().unwrap(),
+            "node1.img",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", all(&out));
+    assert_no_secrets("build-stick", &all(&out));
+    assert!(!all(&out).contains("warning"), "{}", all(&out));
+
+    let meta = std::fs::metadata(s.path("node1.img")).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert_eq!(meta.len(), 82 << 20);
+
+    let text = s.run(&["inspect", "node1.img"], &[]);
+    assert!(text.status.success(), "{}", all(&text));
+    assert_no_secrets("inspect", &all(&text));
+    assert!(
+        all(&text).contains("k3s: enabled (server, external datastore)"),
+        "{}",
+        all(&text)
+    );
+
+    let r = s.inspect_json("node1.img", false);
+    assert_no_secrets("inspect --json", &r.to_string());
+    let m = &r["manifest"];
+    assert_eq!(m["ignition_url"], IGN);
+    assert_eq!(m["built_at"], "2026-11-22T05:29:52Z");
+    assert_eq!(m["flatcar"]["channel"], "stable");
+    for c in ["k3s", "logexport", "heartbeat", "hostname", "ssh"] {
+        assert_eq!(m["components"][c]["enabled"], true, "{c}");
+    }
+    let names: Vec<&str> = r["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "k3s_env",
+            "logexport_env",
+            "heartbeat_env",
+            "hostname",
+            "authorized_keys",
+            "reproduce.sh"
+        ]
+    );
+    assert!(r["boot_script"].as_str().unwrap().contains(IGN));
+
+    let r = s.inspect_json("node1.img", true);
+    let k3s = &r["secrets"][0]["values"];
+    assert_eq!(k3s["K3S_TOKEN"], TOKEN);
+    assert_eq!(k3s["K3S_DATASTORE_ENDPOINT"], DATASTORE);
+    assert_eq!(k3s["K3S_NODE_LABEL"], "zone=a");
+    assert_eq!(r["secrets"][1]["values"]["LOGEXPORT_HOST"], LOG_HOST);
+    assert_eq!(r["secrets"][2]["values"]["HEARTBEAT_URL"], HEARTBEAT);
+    assert_eq!(r["secrets"][4]["content"], format!("{KEY}\n"));
+}
+
+#[test]
+fn flags_win_over_the_env_file_which_wins_over_the_environment() {
+    let s = Scratch::new();
+    std::fs::write(s.path("n.env"), "NODE_HOSTNAME=from-file\n").unwrap();
+    let hostname_of = |args: &[&str], env: &[(&str, &str)]| {
+        let mut all_args = vec!["build-stick", "--ssh-key", "key.pub", "--ignition-url", IGN];
+        all_args.extend_from_slice(args);
+        all_args.push("x.img");
+        let out = s.run(&all_args, env);
+        assert!(out.status.success(), "{}", all(&out));
+        s.inspect_json("x.img", false)["manifest"]["components"]["hostname"]["detail"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let env = [("NODE_HOSTNAME", "from-env")];
+    assert_eq!(hostname_of(&[], &env), "from-env");
+    assert_eq!(hostname_of(&["--env-file", "n.env"], &env), "from-file");
+    assert_eq!(
+        hostname_of(&["--env-file", "n.env", "--hostname", "from-flag"], &env),
+        "from-flag"
+    );
+    // --ignore-environment: the environment's value is not used at all.
+    let out = s.run(
+        &[
+            "build-stick",
+            "--ignore-environment",
+            "--ssh-key",
+            "key.pub",
+            "--ignition-url",
+            IGN,
+            "y.img",
+        ],
+        &env,
+    );
+    assert!(out.status.success(), "{}", all(&out));
+    assert!(
+        all(&out).contains("warning: hostname: NODE_HOSTNAME not given"),
+        "{}",
+        all(&out)
+    );
+}
+
+#[test]
+fn disabled_components_warn_once_each_and_half_configured_ones_fail() {
+    let s = Scratch::new();
+    let out = s.run(
+        &[
+            "build-stick",
+            "--ssh-key",
+            "key.pub",
+            "--ignition-url",
+            IGN,
+            "bare.img",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", all(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 4, "{stderr}");
+    for (component, what) in [
+        ("k3s:", "k3s will not run on the node"),
+        ("log export:", "journal will not be sent"),
+        ("heartbeat:", "will not report a heartbeat"),
+        ("hostname:", "keeps the hostname"),
+    ] {
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains(component) && w.contains(what)),
+            "{stderr}"
+        );
+    }
+    let r = s.inspect_json("bare.img", false);
+    assert_eq!(r["manifest"]["components"]["k3s"]["enabled"], false);
+    let names: Vec<&str> = r["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["authorized_keys", "reproduce.sh"]);
+
+    let out = s.run(
+        &[
+            "build-stick",
+            "--ssh-key",
+            "key.pub",
+            "--ignition-url",
+            IGN,
+            "half.img",
+        ],
+        &[("LOGEXPORT_HOST", LOG_HOST)],
+    );
+    assert!(!out.status.success());
+    let e = all(&out);
+    assert!(
+        e.contains("LOGEXPORT_PORT: LOGEXPORT_HOST is set but LOGEXPORT_PORT is not"),
+        "{e}"
+    );
+    assert_no_secrets("a failed build-stick", &e);
+    assert!(!s.path("half.img").exists(), "a failed build left an image");
+}
+
+#[test]
+fn bad_inputs_are_clear_errors_and_leave_nothing_behind() {
+    let s = Scratch::new();
+    std::fs::write(
+        s.path("typo.env"),
+        "NODE_HOSTNAME=n1\nHEARTBEAT_URI=https://x/\n",
+    )
+    .unwrap();
+    std::fs::write(
+        s.path("old-ipxe.efi"),
+        ephemeros_stick::ipxe_efi::fake_binary(EfiArch::X64, b"iPXE 1.0 (2019)"),
+    )
+    .unwrap();
+    std::fs::write(
+        s.path("bad.pub"),
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n",
+    )
+    .unwrap();
+    let base = ["build-stick", "--ssh-key", "key.pub", "--ignition-url", IGN];
+    for (extra, env, want) in [
+        (
+            vec!["--env-file", "typo.env"],
+            vec![],
+            "typo.env:2:1: unknown setting HEARTBEAT_URI",
+        ),
+        (
+            vec!["--ipxe-efi", "old-ipxe.efi"],
+            vec![],
+            "cannot run autoexec.ipxe",
+        ),
+        (vec!["--hostname", "Node_1"], vec![], "NODE_HOSTNAME:"),
+        (vec!["--ssh-key", "bad.pub"], vec![], "PRIVATE key"),
+        (
+            vec![],
+            vec![("K3S_URL", "https://srv:6443")],
+            "K3S_TOKEN is not",
+        ),
+        (
+            vec![],
+            vec![("K3S_TOKEN", "a\nb")],
+            "K3S_TOKEN: the value contains a line break",
+        ),
+        (
+            vec![],
+            vec![("LOGEXPORT_HOST", "h"), ("LOGEXPORT_PORT", "70000")],
+            "LOGEXPORT_PORT: not a port",
+        ),
+        (vec!["--esp-size", "20M"], vec![], "below the minimum"),
+        (
+            vec!["--size", "40M"],
+            vec![],
+            "the stick needs at least 82 MiB",
+        ),
+    ] {
+        let mut args = base.to_vec();
+        if extra.contains(&"--ssh-key") {
+            args.drain(1..3);
+        }
+        args.extend(extra.iter().copied());
+        args.push("bad.img");
+        let out = s.run(&args, &env);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(
+            all(&out).contains(want),
+            "{args:?}: want {want:?} in:\n{}",
+            all(&out)
+        );
+        assert!(!s.path("bad.img").exists(), "{args:?} left an image");
+    }
+    // The old iPXE's error says how to get a suitable one.
+    let out = s.run(
+        &[&base[..], &["--ipxe-efi", "old-ipxe.efi", "bad.img"]].concat(),
+        &[],
+    );
+    assert!(all(&out).contains("cargo xtask ipxe"), "{}", all(&out));
+    // No temporary files either.
+    let leftovers: Vec<_> = std::fs::read_dir(&s.dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn an_existing_file_that_is_not_a_stick_is_not_replaced_without_force() {
+    let s = Scratch::new();
+    std::fs::write(s.path("thesis.odt"), "precious").unwrap();
+    let args = [
+        "build-stick",
+        "--ssh-key",
+        "key.pub",
+        "--ignition-url",
+        IGN,
+        "thesis.odt",
+    ];
+    let out = s.run(&args, &[]);
+    assert!(!out.status.success());
+    assert!(
+        all(&out).contains("is not a stick image; pass --force"),
+        "{}",
+        all(&out)
+    );
+    assert_eq!(std::fs::read(s.path("thesis.odt")).unwrap(), b"precious");
+    // A stick image is replaced without fuss; --force replaces anything.
+    let out = s.run(&[&args[..5], &["stick.img"]].concat(), &[]);
+    assert!(out.status.success(), "{}", all(&out));
+    let out = s.run(&[&args[..5], &["stick.img"]].concat(), &[]);
+    assert!(out.status.success(), "{}", all(&out));
+    let out = s.run(&[&args[..], &["--force"]].concat(), &[]);
+    assert!(out.status.success(), "{}", all(&out));
+}
+
+#[test]
+fn a_bigger_image_keeps_its_backup_gpt_at_the_end() {
+    let s = Scratch::new();
+    let out = s.run(
+        &[
+            "build-stick",
+            "--ssh-key",
+            "key.pub",
+            "--ignition-url",
+            IGN,
+            "--size",
+            "1G",
+            "big.img",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", all(&out));
+    assert_eq!(std::fs::metadata(s.path("big.img")).unwrap().len(), 1 << 30);
+    match Command::new("sgdisk")
+        .arg("-v")
+        .arg(s.path("big.img"))
+        .output()
+    {
+        Ok(o) => assert!(all(&o).contains("No problems found"), "{}", all(&o)),
+        Err(_) if std::env::var_os("CI").is_none() => {
+            eprintln!("*** SKIPPED: sgdisk is not installed ***")
+        }
+        Err(e) => panic!("sgdisk: {e}"),
+    }
+}
+
+/// Runs `reproduce.sh` from a stick and checks it rebuilds the same stick.
+#[test]
+fn reproduce_sh_passes_shellcheck_and_rebuilds_the_same_stick() {
+    let s = Scratch::new();
+    let env_file = full_env_file(&s);
+    let out = s.run(
+        &[
+            "build-stick",
+            "--env-file",
+            env_file.to_str().unwrap(),
+            "--console",
+            "ttyS0,115200n8",
+            "orig.img",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", all(&out));
+    let r = s.inspect_json("orig.img", true);
+    let script = r["secrets"][5]["content"].as_str().unwrap().to_owned();
+    let script_path = s.path("reproduce.sh");
+    std::fs::write(&script_path, &script).unwrap();
+
+    match Command::new("shellcheck").arg(&script_path).output() {
+        Ok(o) => assert!(o.status.success(), "shellcheck:\n{}", all(&o)),
+        Err(_) if std::env::var_os("CI").is_none() => {
+            eprintln!("*** SKIPPED: shellcheck is not installed ***")
+        }
+        Err(e) => panic!("shellcheck: {e}"),
+    }
+
+    // The caller's environment must not leak into the rebuilt stick.
+    let out = Command::new("sh")
+        .arg(&script_path)
+        .arg("again.img")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("EPHEMEROS", BIN)
+        .env("EPHEMEROS_IPXE_EFI", s.path("ipxe.efi"))
+        .env("SOURCE_DATE_EPOCH", "1795325392")
+        .env("K3S_EXTRA_FROM_CALLER", "leak")
+        .env("NODE_HOSTNAME", "leak")
+        .current_dir(&s.dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "reproduce.sh: {}", all(&out));
+    assert_no_secrets("reproduce.sh", &all(&out));
+    let again = s.inspect_json("again.img", true);
+    assert_eq!(again["manifest"], r["manifest"]);
+    assert_eq!(again["boot_script"], r["boot_script"]);
+    assert_eq!(again["secrets"], r["secrets"]);
+    assert_eq!(again["esp_files"], r["esp_files"]);
+}
+
+#[test]
+fn the_ignition_url_comes_from_the_git_remote_and_lands_in_the_manifest() {
+    let s = Scratch::new();
+    let repo = s.path("cluster");
+    std::fs::create_dir(&repo).unwrap();
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@example.org",
+                "-c",
+                "init.defaultBranch=main",
+            ])
+            .args(args)
+            .current_dir(&repo)
+            .output();
+        match o {
+            Ok(o) if o.status.success() => true,
+            Ok(o) => panic!("git {args:?}: {}", all(&o)),
+            Err(_) if std::env::var_os("CI").is_none() => false,
+            Err(e) => panic!("git: {e}"),
+        }
+    };
+    if !git(&["init", "-q"]) {
+        eprintln!("*** SKIPPED: git is not installed ***");
+        return;
+    }
+    std::fs::write(
+        repo.join("ignition.ign"),
+        "{\"ignition\":{\"version\":\"3.3.0\"}}\n",
+    )
+    .unwrap();
+    git(&["add", "ignition.ign"]);
+    git(&["commit", "-q", "-m", "config"]);
+    git(&[
+        "remote",
+        "add",
+        "origin",
+        "https://github.com/example/cluster.git",
+    ]);
+    let out = s.run(
+        &[
+            "build-stick",
+            "--ssh-key",
+            "key.pub",
+            "--ignition-file",
+            repo.join("ignition.ign").to_str().unwrap(),
+            "git.img",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", all(&out));
+    let m = &s.inspect_json("git.img", false)["manifest"];
+    assert_eq!(
+        m["config"]["repository"],
+        "https://github.com/example/cluster.git"
+    );
+    assert_eq!(m["config"]["dirty"], false);
+    assert_eq!(m["config"]["commit"].as_str().unwrap().len(), 40);
+    assert!(
+        m["ignition_url"]
+            .as_str()
+            .unwrap()
+            .contains("example/cluster"),
+        "{m}"
+    );
+}
