@@ -72,15 +72,24 @@ pub fn probe(qemu: &Path, scratch: &Path) -> KvmProbe {
         }
         Outcome::Exited(status) => verdict(
             false,
-            format!("qemu exited with {status}: {}", result.stderr.trim()),
+            format!("qemu exited with {status}: {}", first_line(&result.stderr)),
         ),
         _ => verdict(
             false,
             format!(
                 "SeaBIOS did not finish under KVM within {}s {}",
                 PROBE_TIMEOUT.as_secs(),
-                result.stderr.trim()
+                first_line(&result.stderr)
             ),
         ),
     }
+}
+
+/// qemu's first complaint names the problem; the rest is an assertion dump.
+fn first_line(stderr: &str) -> &str {
+    stderr
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.contains("warning:"))
+        .unwrap_or("")
 }

@@ -17,7 +17,6 @@
 mod assertions;
 mod cpio;
 mod debian;
-mod dev_stick;
 mod init_script;
 mod initramfs;
 mod inputs;
@@ -26,6 +25,7 @@ mod node_config;
 mod scenario;
 mod server;
 mod stick;
+mod timeline;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -91,13 +91,12 @@ fn run_in(sh: &Shell, args: &Args, dir: &Utf8Path) -> Result<()> {
         port: listener.local_addr()?.port(),
     };
 
-    let stick = if std::env::var_os("E2E_DEV_STICK").is_some() {
-        eprintln!("e2e: WARNING: E2E_DEV_STICK set: hand-built stick, not `ephemeros build-stick`");
-        dev_stick::build(sh, &sc, &inputs.ipxe_efi, dir)?
-    } else {
-        let bin = stick::build_ephemeros(sh)?;
-        stick::build(&bin, &sc, &inputs.ipxe_efi, dir)?
+    let bin = match std::env::var("E2E_EPHEMEROS") {
+        // A prebuilt binary (the Nix check passes its package's).
+        Ok(p) if !p.is_empty() => Utf8PathBuf::from(p),
+        _ => stick::build_ephemeros(sh)?,
     };
+    let stick = stick::build(&bin, &sc, &inputs.ipxe_efi, dir)?;
 
     let initrd = initramfs::build(&initramfs::Parts {
         busybox: &inputs.busybox,
@@ -234,7 +233,13 @@ fn boot(
     spec.bus = DiskBus::Usb;
     spec.serial = Serial::File(raw_log.clone().into());
     spec.display = Display::None;
-    let result = run::run_captured(spec.command(), timeout)?;
+    let mut timeline = timeline::Timeline::new(raw_log.clone().into());
+    let result = run::run_watched(spec.command(), timeout, || {
+        timeline.poll();
+        false
+    })?;
+    timeline.poll();
+    eprintln!("e2e: {name} timeline: {}", timeline.summary());
     if !result.stderr.trim().is_empty() {
         eprintln!("qemu stderr:\n{}", result.stderr.trim_end());
     }
@@ -259,7 +264,7 @@ fn print_tail(what: &str, log: &str, result: &RunResult) {
     eprintln!("---- end of serial log ----");
 }
 
-/// A scratch directory under target/xtask/e2e, removed on drop.
+/// A scratch directory, removed on drop (unless `--keep`).
 struct RunDir {
     path: Utf8PathBuf,
     keep: bool,
@@ -267,7 +272,9 @@ struct RunDir {
 
 impl RunDir {
     fn create(keep: bool) -> Result<Self> {
-        let path = workspace_root().join(format!("target/xtask/e2e/run-{}", std::process::id()));
+        // The system temp dir ($TMPDIR): writable in a Nix build sandbox too.
+        let tmp = Utf8PathBuf::try_from(std::env::temp_dir()).context("TMPDIR is not UTF-8")?;
+        let path = tmp.join(format!("ephemeros-e2e-{}", std::process::id()));
         let _ = fs::remove_dir_all(&path);
         fs::create_dir_all(&path).with_context(|| format!("creating {path}"))?;
         Ok(Self { path, keep })

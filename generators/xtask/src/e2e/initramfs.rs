@@ -29,6 +29,10 @@ pub const MODULES: &[&str] = &[
     "nls_utf8",
 ];
 
+/// Used when the machine has no /etc/login.defs (e.g. a Nix build sandbox).
+const LOGIN_DEFS: &str = "UID_MIN 1000\nUID_MAX 60000\nSYS_UID_MIN 100\nSYS_UID_MAX 999\n\
+GID_MIN 1000\nGID_MAX 60000\nSYS_GID_MIN 100\nSYS_GID_MAX 999\nUSERGROUPS_ENAB yes\n";
+
 /// The tools Ignition runs to create users and groups (shadow-utils).
 const USER_TOOLS: &[&str] = &["useradd", "usermod", "groupadd"];
 
@@ -75,11 +79,9 @@ pub fn build(parts: &Parts) -> Result<Vec<u8>> {
         let path = which(tool)?;
         add_binary(&mut a, &path, &format!("usr/sbin/{tool}"))?;
     }
-    a.file(
-        "etc/login.defs",
-        0o644,
-        fs::read("/etc/login.defs").context("reading /etc/login.defs (Debian package login)")?,
-    );
+    // useradd reads its UID/GID ranges here; a build sandbox has no /etc.
+    let login_defs = fs::read("/etc/login.defs").unwrap_or_else(|_| LOGIN_DEFS.into());
+    a.file("etc/login.defs", 0o644, login_defs);
     // Debian builds Ignition with SELinux relabelling; Flatcar does not.
     // A no-op setfiles plus SELINUX=disabled in the scratch root keep it quiet.
     a.file("usr/sbin/setfiles", 0o755, "#!/bin/sh\nexit 0\n");

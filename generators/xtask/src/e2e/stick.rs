@@ -40,7 +40,7 @@ pub fn build(
     }
     c.envs(sc.env(key.as_str()))
         .arg("build-stick")
-        .args(["--image", "--yes", "--ipxe-efi", ipxe_efi.as_str()])
+        .args(["--yes", "--ipxe-efi", ipxe_efi.as_str()])
         .args(sc.flags())
         .arg(&img)
         // The repository's git remote is irrelevant: IGN_PATH gives the URL.
