@@ -152,13 +152,21 @@ fn check_behaviour(script: &str, s: &BootSettings) {
         dhcp_sleeps.windows(2).all(|w| w[0] <= w[1] && w[1] <= 60),
         "{sleeps:?}"
     );
-    // The last line gives up the way it was asked to, then tries the other way.
-    let last = lines.last().unwrap();
+    // Giving up is done the way it was asked to, then the other way; an
+    // iPXE that can do neither starts over instead of leaving the node in
+    // firmware menus.
     let (first, other) = match s.on_failure {
         OnFailure::Reboot => ("reboot", "poweroff"),
         OnFailure::Poweroff => ("poweroff", "reboot"),
     };
-    assert_eq!(*last, format!("{first} || {other} || exit 1"));
+    let give_up = format!("{first} || {other} || goto start_over");
+    assert_eq!(
+        lines.iter().filter(|l| **l == give_up).count(),
+        1,
+        "{give_up}"
+    );
+    assert_eq!(lines.last(), Some(&"goto dhcp_1"));
+    assert!(!lines.iter().any(|l| l.split(' ').any(|w| w == "exit")));
     // The kernel URL follows the channel, arch and release.
     let kernel_url = lines
         .iter()
