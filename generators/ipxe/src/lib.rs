@@ -4,7 +4,7 @@
 //! the stick builder fill it in, [`render`] turns it into script text.
 //!
 //! - [`flatcar`]: where the Flatcar PXE kernel and initrd come from.
-//! - [`kernel_args`]: the kernel command line, and the rules that make sure
+//! - [`mod@kernel_args`]: the kernel command line, and the rules that make sure
 //!   it reaches the kernel intact through iPXE and Linux.
 //! - [`script`]: minijinja templates (built in, or the user's) -> script text.
 //! - [`lint`]: a structural check of a rendered script.

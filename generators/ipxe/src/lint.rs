@@ -1,5 +1,5 @@
 //! A structural check of a rendered iPXE script, reading it the way iPXE
-//! does (see [`crate::kernel_args`] for the rules): lines with `\`
+//! does (see [`mod@crate::kernel_args`] for the rules): lines with `\`
 //! continuations, `:label` lines, whitespace-separated words, `#` comments,
 //! commands chained with `||`, `&&` and `;`.
 //!

@@ -1,7 +1,7 @@
 //! Script text from minijinja templates: the built-in one, or a user's.
 //!
 //! Templates see the context built by [`context`]; values in it are already
-//! checked by [`crate::kernel_args`] and [`crate::flatcar`], so a template can
+//! checked by [`mod@crate::kernel_args`] and [`crate::flatcar`], so a template can
 //! write them into the script as they are. Unknown variables are errors
 //! (strict undefined behaviour), so a typo in a user template is reported
 //! instead of silently rendering as nothing.
