@@ -164,9 +164,18 @@ impl PrivateApt {
         self.update(sh)?;
         let opts = &self.opts;
         let _cd = sh.push_dir(&debs);
-        cmd!(sh, "apt-get -q {opts...} download {pkg}")
+        if cmd!(sh, "apt-get -q {opts...} download {pkg}")
             .run()
-            .with_context(|| format!("apt-get download {pkg}"))?;
+            .is_err()
+        {
+            // Lists up to a day old can name a version the mirror has
+            // since dropped: refresh them once and retry.
+            let _ = fs::remove_file(self.dir.join("updated"));
+            self.update(sh)?;
+            cmd!(sh, "apt-get -q {opts...} download {pkg}")
+                .run()
+                .with_context(|| format!("apt-get download {pkg}"))?;
+        }
         find_deb(&debs, pkg)?
             .with_context(|| format!("apt-get download {pkg} left no .deb in {debs}"))
     }

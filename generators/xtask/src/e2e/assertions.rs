@@ -62,9 +62,15 @@ pub fn boot(
         || format!("{:?}", run.outcome),
     );
     c.check(
-        "iPXE ran the stick's autoexec.ipxe",
-        log.contains("ephemeros: booting Flatcar") && log.contains(&format!("as {HOSTNAME}")),
-        || "no `ephemeros: booting Flatcar … as <hostname>` line".into(),
+        "iPXE found the stick's autoexec.ipxe and ran it",
+        log.contains("/autoexec.ipxe... ok")
+            && log.contains(&format!(
+                "ephemeros: booting Flatcar stable amd64 current as {HOSTNAME}"
+            )),
+        || {
+            "no `file:/autoexec.ipxe... ok` and `ephemeros: booting Flatcar … as <hostname>` lines"
+                .into()
+        },
     );
     c.check(
         "iPXE fetched the kernel and initrd once each",

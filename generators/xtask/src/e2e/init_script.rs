@@ -14,6 +14,9 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /run
 exec </dev/console >/dev/console 2>&1
+# Kernel messages (USB enumeration, …) would otherwise interleave with the
+# marker lines on the shared console.
+dmesg -n 1
 
 mark() { echo "E2E $*"; }
 b64() { base64 -w 0 "$@"; }
@@ -25,8 +28,6 @@ mark cmdline "$(b64 /proc/cmdline)"
 while read -r m; do
     insmod "/lib/modules/$m" || mark insmod-failed "$m"
 done </etc/e2e/modules
-# Kernel messages would otherwise interleave with marker lines.
-dmesg -n 1
 
 # The stick's secrets partition, by GPT partition name, as the node's
 # /dev/disk/by-partlabel/secrets would find it. USB enumeration takes ~1 s.
