@@ -363,3 +363,23 @@ fn file_names_are_not_pathspec_patterns() {
         "https://raw.githubusercontent.com/acme/fleet/main/ignition%2A.ign"
     );
 }
+
+#[test]
+fn remote_branch_with_a_newer_file_warns() {
+    let repo = repo_with(Some("git@github.com:acme/fleet.git"), "ignition.ign");
+    let old = git(&repo.path, &["rev-parse", "HEAD"]);
+    std::fs::write(repo.path.join("ignition.ign"), "{}\n").unwrap();
+    git(&repo.path, &["commit", "-q", "-am", "newer config"]);
+    mark_pushed(&repo, "main");
+    // Back to the older commit on main: it is on origin/main, but the file there differs.
+    git(&repo.path, &["reset", "-q", "--hard", &old]);
+    let src = resolve(&opts(&repo.path)).unwrap();
+    assert!(src.on_remote);
+    assert!(
+        src.warnings
+            .iter()
+            .any(|w| w.contains("origin/main has a newer ignition.ign")),
+        "{:?}",
+        src.warnings
+    );
+}

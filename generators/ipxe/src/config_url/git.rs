@@ -153,6 +153,12 @@ impl Repo {
         Ok(!out.trim().is_empty())
     }
 
+    /// The blob id of `path` at `rev`, if it exists there.
+    pub fn blob_id(&self, rev: &str, path: &str) -> Result<Option<String>, GitError> {
+        let spec = format!("{rev}:{path}");
+        git(&self.toplevel, &["rev-parse", "--verify", "--quiet", &spec])
+    }
+
     /// Whether `path` exists in the commit `commit`.
     pub fn exists_in_commit(&self, commit: &str, path: &str) -> Result<bool, GitError> {
         let spec = format!("{commit}:{path}");

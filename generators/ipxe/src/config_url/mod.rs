@@ -151,10 +151,17 @@ pub fn resolve(opts: &ResolveOptions) -> Result<ConfigSource, ResolveError> {
             .upstream_branch(&local, &opts.remote)?
             .unwrap_or_else(|| local.clone());
         let on_remote = repo.is_on_remote_branch(&commit, &opts.remote, &on_remote_name)?;
+        let tracking = format!("refs/remotes/{}/{on_remote_name}", opts.remote);
         if !on_remote {
             warnings.push(format!(
                 "commit {} is not on {}/{on_remote_name} (as of the last fetch); until it is pushed, nodes fetch the {path_in_repo} that is there",
                 short(&commit),
+                opts.remote
+            ));
+        } else if repo.blob_id(&tracking, &path_in_repo)? != repo.blob_id(&commit, &path_in_repo)? {
+            // HEAD is behind the remote branch, which changed the file since.
+            warnings.push(format!(
+                "{}/{on_remote_name} has a newer {path_in_repo} than this checkout; nodes fetch that one (pull to see it)",
                 opts.remote
             ));
         }
