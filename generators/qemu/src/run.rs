@@ -107,8 +107,12 @@ fn wait_with_deadline(
     timeout: Duration,
     stop: &mut dyn FnMut() -> bool,
 ) -> Result<Outcome> {
+    // Whatever happens here (an error, a panic in `stop`), qemu must not
+    // outlive the wait.
+    let guard = KillOnDrop(child);
     let outcome = loop {
-        if let Some(status) = child.try_wait().map_err(Error::Wait)? {
+        if let Some(status) = guard.0.try_wait().map_err(Error::Wait)? {
+            std::mem::forget(guard);
             return Ok(Outcome::Exited(status));
         }
         if stop() {
@@ -119,8 +123,18 @@ fn wait_with_deadline(
         }
         thread::sleep(POLL);
     };
-    terminate(child)?;
+    terminate(guard.0)?;
+    std::mem::forget(guard);
     Ok(outcome)
+}
+
+struct KillOnDrop<'a>(&'a mut Child);
+
+impl Drop for KillOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// SIGTERM, a grace period, then SIGKILL; always reaps the child.
@@ -198,6 +212,28 @@ mod tests {
         .unwrap();
         assert_eq!(r.outcome, Outcome::Stopped);
         assert!(r.elapsed < Duration::from_secs(10), "{:?}", r.elapsed);
+    }
+
+    #[test]
+    fn a_panicking_watcher_still_kills_the_process() {
+        let pid_file =
+            std::env::temp_dir().join(format!("ephemeros-qemu-pid-{}", std::process::id()));
+        let mut c = Command::new("sh");
+        c.args([
+            "-c",
+            &format!("echo $$ > {}; exec sleep 30", pid_file.display()),
+        ]);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_watched(c, Duration::from_secs(60), || {
+                std::fs::read_to_string(&pid_file).is_ok_and(|p| !p.trim().is_empty())
+                    && panic!("watcher")
+            })
+        }));
+        assert!(r.is_err());
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        std::fs::remove_file(&pid_file).unwrap();
+        // Killed and reaped: its /proc entry is gone.
+        assert!(!std::path::Path::new(&format!("/proc/{}", pid.trim())).exists());
     }
 
     #[test]
