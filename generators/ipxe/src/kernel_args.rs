@@ -106,7 +106,9 @@ pub fn kernel_command_line(settings: &BootSettings) -> Result<String, Error> {
 /// command line, and the Linux EFI stub passes the whole LoadOptions string
 /// on. This is what the end-to-end test compares against; it was observed
 /// byte for byte with Debian trixie's iPXE (1.21.1+git20250501) under OVMF
-/// booting a Debian 6.1 kernel.
+/// booting a Debian 6.1 kernel. A kernel with a built-in command line puts
+/// that in front: Flatcar's own kernel shows
+/// `rootflags=rw mount.usrflags=ro flatcar_production_pxe.vmlinuz …`.
 pub fn expected_proc_cmdline(settings: &BootSettings) -> Result<String, Error> {
     Ok(format!("{KERNEL_FILE} {}", kernel_command_line(settings)?))
 }
