@@ -66,6 +66,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if !args.target.exists() {
         anyhow::bail!("{}: no such stick or image", args.target.display());
     }
+    // qemu's own message for an unreadable device is cryptic; say it here.
+    std::fs::File::open(&args.target).with_context(|| {
+        format!(
+            "cannot read {} (a device needs root or membership in its group, usually `disk`)",
+            args.target.display()
+        )
+    })?;
     let tools = Lookup::from_env(
         args.qemu.clone(),
         args.ovmf_code.clone(),
