@@ -1,9 +1,10 @@
 //! `cargo xtask bench --only stick`: building a default stick image file.
 //!
-//! Targets (issue 3): a complete default image file in <= 50 ms median;
-//! >= 10x faster than the equivalent shell pipeline (sgdisk + mkfs.fat +
-//! mtools), timed here in the same run; <= 4 MiB written to a device for a
-//! default stick. Figures are printed, never asserted.
+//! Targets (issue 3): a complete default image file in at most 50 ms
+//! (median); at least 10 times faster than the equivalent shell pipeline
+//! (sgdisk + mkfs.fat + mtools), timed here in the same run; at most 4 MiB
+//! written to a device for a default stick. Figures are printed, never
+//! asserted.
 
 use std::path::Path;
 use std::process::Command;
