@@ -95,6 +95,27 @@ pub fn boot(
         cmdline.as_deref() == Some(want.as_str()),
         || format!("\n    got  {cmdline:?}\n    want {want:?}"),
     );
+    // The same, derived independently of the ipxe crate: each setting
+    // reached the kernel as one intact argument.
+    let got = cmdline.unwrap_or_default();
+    for arg in [
+        format!("ignition.config.url={}", sc.ignition_url()),
+        "flatcar.first_boot=1".to_owned(),
+        format!("sshkey=\"{SSH_KEY}\""),
+        format!("console={}", super::scenario::CONSOLE),
+    ] {
+        c.check(
+            format!("kernel argument `{arg}`"),
+            has_arg(&got, &arg),
+            || format!("not in {got:?}"),
+        );
+    }
+    c.check(
+        format!("hostname {HOSTNAME} on the command line"),
+        got.split(' ')
+            .any(|w| w.ends_with(&format!("hostname={HOSTNAME}"))),
+        || format!("not in {got:?}"),
+    );
 
     c.check(
         "found the partition named `secrets`",
@@ -222,6 +243,15 @@ pub fn boot(
     Ok(())
 }
 
+/// `arg` occurs in `cmdline` delimited by spaces (or the ends).
+fn has_arg(cmdline: &str, arg: &str) -> bool {
+    cmdline.match_indices(arg).any(|(i, _)| {
+        let before = cmdline[..i].chars().last();
+        let after = cmdline[i + arg.len()..].chars().next();
+        before.is_none_or(|c| c == ' ') && after.is_none_or(|c| c == ' ')
+    })
+}
+
 fn describe(e: &Expect) -> String {
     match e {
         Expect::File { mode, .. } => format!("file {mode:o} with the config's contents"),
@@ -271,4 +301,18 @@ pub fn failure(c: &mut Checks, run: &RunResult, log: &str, reqs: &[Request]) {
 /// Groups served blobs by target for the report.
 pub fn blob_targets(blobs: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
     blobs.keys().cloned().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_arg;
+
+    #[test]
+    fn kernel_arguments_match_whole() {
+        let line = r#"vmlinuz sshkey="a b" console=ttyS0,115200n8 x=1"#;
+        assert!(has_arg(line, r#"sshkey="a b""#));
+        assert!(has_arg(line, "x=1"));
+        assert!(!has_arg(line, "console=ttyS0"));
+        assert!(!has_arg(line, "=1"));
+    }
 }
