@@ -172,19 +172,12 @@ fn run_in(sh: &Shell, args: &Args, dir: &Utf8Path) -> Result<()> {
     Ok(())
 }
 
-/// The committed node config; a small config of the harness's own only
-/// while the repository has none yet.
+/// The committed node config, as every node fetches it.
 fn node_config_source() -> Result<(Utf8PathBuf, Vec<u8>)> {
     let path = workspace_root().join("ignition.ign");
-    if path.is_file() {
-        let data = fs::read(&path).with_context(|| format!("reading {path}"))?;
-        return Ok((path, data));
-    }
-    eprintln!("e2e: WARNING: {path} does not exist yet; using the harness's development config");
-    Ok((
-        "generators/xtask/src/e2e/dev-config.ign".into(),
-        include_bytes!("e2e/dev-config.ign").to_vec(),
-    ))
+    let data =
+        fs::read(&path).with_context(|| format!("reading {path} (the committed node config)"))?;
+    Ok((path, data))
 }
 
 fn choose_accel(choice: &str, qemu: &std::path::Path, dir: &Utf8Path) -> Accel {

@@ -106,6 +106,72 @@ pub fn run(sh: &Shell) -> Result<()> {
             .run()?;
         eprintln!("stick ({arch}): sgdisk, fsck.fat x2, mtools, shellcheck, inspect: ok");
     }
+    device_write(sh, &bin, &amd64, &key, &dir)
+}
+
+/// Writes a stick to a real block device (a loop device over a file that
+/// looks like a used stick: an ISO 9660 signature at 32 KiB), which runs
+/// the device path: sysfs assessment, exclusive open, write plan, fsync,
+/// read-back verification. Needs root and loop devices; skipped loudly
+/// without them.
+fn device_write(
+    sh: &Shell,
+    bin: &Utf8Path,
+    ipxe: &Utf8Path,
+    key: &Utf8Path,
+    dir: &Utf8Path,
+) -> Result<()> {
+    let uid = cmd!(sh, "id -u").read().unwrap_or_default();
+    if uid.trim() != "0"
+        || !Utf8Path::new("/dev/loop-control").exists()
+        || which("losetup").is_none()
+    {
+        eprintln!(
+            "*** stick: device write check SKIPPED (needs root, losetup and /dev/loop-control) ***"
+        );
+        return Ok(());
+    }
+    let backing = dir.join("used-stick.img");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&backing)?;
+        f.set_len(256 * MIB)?;
+        f.seek(SeekFrom::Start(32 * 1024))?;
+        f.write_all(b"\x01CD001\x01")?;
+    }
+    let loopdev = cmd!(sh, "losetup -f --show {backing}").read()?;
+    let result = (|| {
+        let out = cmd!(sh, "{bin} build-stick --ipxe-efi {ipxe} --ssh-key {key} --ignition-url {IGN} --force --yes {loopdev}")
+            .env("K3S_TOKEN", "K10device")
+            .output()?;
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ensure!(out.status.success(), "build-stick onto {loopdev}:\n{all}");
+        ensure!(all.contains("Wrote and verified"), "{all}");
+        ensure!(
+            !all.contains("K10device"),
+            "build-stick printed a secret:\n{all}"
+        );
+        cmd!(sh, "{bin} inspect {loopdev}")
+            .quiet()
+            .ignore_stdout()
+            .run()?;
+        Ok(())
+    })();
+    cmd!(sh, "losetup -d {loopdev}").run()?;
+    result?;
+    check_image(sh, &backing, dir, "device")?;
+    let probe = cmd!(sh, "blkid -p -o export {backing}")
+        .ignore_status()
+        .read()?;
+    ensure!(
+        probe.contains("PTTYPE=gpt") && !probe.contains("iso9660"),
+        "blkid still sees the old signature:\n{probe}"
+    );
+    eprintln!("stick: written to {loopdev} and verified; sgdisk, fsck.fat x2, blkid: ok");
     Ok(())
 }
 
