@@ -3,8 +3,6 @@
 //! name a compression) gzip+base64, where gzip must beat the others by more
 //! than the four bytes `"gzip"` costs in the compression field.
 
-use std::io::Write;
-
 use base64::Engine;
 
 /// Result of encoding: the URL, and the compression field to set (`None`:
@@ -34,14 +32,33 @@ fn percent_encode(data: &[u8]) -> String {
     s
 }
 
+thread_local! {
+    /// One deflate state reused for every file: a fresh one costs a few
+    /// hundred KiB of zeroed tables, which dominated large configs.
+    static DEFLATE: std::cell::RefCell<flate2::Compress> =
+        std::cell::RefCell::new(flate2::Compress::new(flate2::Compression::best(), false));
+}
+
 /// Gzip at best compression with the header Go's writer produces (mtime 0,
 /// XFL 2 for best compression, OS 255 "unknown"), so output is reproducible.
 fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 255];
-    let mut enc = flate2::write::DeflateEncoder::new(&mut out, flate2::Compression::best());
-    // Writing into a Vec cannot fail.
-    let _ = enc.write_all(data);
-    let _ = enc.finish();
+    let mut out = Vec::with_capacity(data.len() / 2 + 64);
+    out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 255]);
+    DEFLATE.with(|d| {
+        let mut d = d.borrow_mut();
+        d.reset();
+        loop {
+            if out.capacity() - out.len() < 64 {
+                out.reserve(out.capacity().max(64));
+            }
+            let consumed = d.total_in() as usize;
+            // Compressing into a Vec with spare room cannot fail.
+            match d.compress_vec(&data[consumed..], &mut out, flate2::FlushCompress::Finish) {
+                Ok(flate2::Status::StreamEnd) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    });
     let mut crc = flate2::Crc::new();
     crc.update(data);
     out.extend_from_slice(&crc.sum().to_le_bytes());
@@ -67,7 +84,9 @@ pub fn make(
     } else {
         format!(",{}", percent_encode(contents))
     };
-    if !user_compressed && allow_compression {
+    // The smallest gzip stream (20 bytes) encodes to 36; gzip cannot win
+    // against anything up to 40 bytes, so skip the work.
+    if !user_compressed && allow_compression && opaque.len() > 40 {
         let gz = gzip(contents);
         let gz_len = 8 + gz.len().div_ceil(3) * 4;
         if gz_len + 4 < opaque.len() {
