@@ -69,6 +69,9 @@ pub struct SecretFile {
     /// Variable values, for env files, only with `show_secrets`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub values: Option<BTreeMap<String, String>>,
+    /// Number of keys, for `authorized_keys`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_count: Option<usize>,
     /// The whole file, for other files, only with `show_secrets`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
@@ -244,6 +247,7 @@ fn read_secrets(fs: &Fs, show: bool, report: &mut Report) {
             size: info.size,
             keys: None,
             values: None,
+            key_count: None,
             content: None,
         };
         if info.path.ends_with("_env") {
@@ -265,7 +269,7 @@ fn read_secrets(fs: &Fs, show: bool, report: &mut Report) {
                 .lines()
                 .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
                 .count();
-            secret.keys = Some(vec![format!("{n} key(s)")]);
+            secret.key_count = Some(n);
         }
         report.secrets.push(secret);
     }

@@ -234,6 +234,20 @@ fn stacked_swap_and_read_only_devices_are_refused() {
     assert!(e.contains("read-only"), "{e}");
 
     let fake = Fake::new();
+    fake.add(usb_stick(&[]));
+    let queue = fs::canonicalize(fake.roots.sys.join("class/block/sdx"))
+        .unwrap()
+        .join("queue");
+    fs::create_dir(&queue).unwrap();
+    fs::write(queue.join("logical_block_size"), "4096\n").unwrap();
+    let e = assess(&fake.roots, 8, 16, None)
+        .unwrap()
+        .check(true)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("4096-byte logical sectors"), "{e}");
+
+    let fake = Fake::new();
     fake.add(Disk {
         sectors: 0,
         ..usb_stick(&[])

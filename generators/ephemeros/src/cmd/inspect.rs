@@ -138,6 +138,7 @@ fn render(name: &str, r: &Report) -> String {
             .keys
             .as_ref()
             .map(|k| format!(": {}", k.join(", ")))
+            .or_else(|| s.key_count.map(|n| format!(": {n} key(s)")))
             .unwrap_or_default();
         line(format!("  {} ({}){keys}", s.name, human_size(s.size)));
         if let Some(values) = &s.values {

@@ -33,6 +33,9 @@ pub struct BlockDevice {
     pub read_only: bool,
     /// This is a partition, not a whole device.
     pub is_partition: bool,
+    /// Bytes per logical sector (`queue/logical_block_size`); 512 when
+    /// sysfs does not say.
+    pub logical_block_size: u64,
     pub partitions: Vec<PartitionEntry>,
 }
 
@@ -160,6 +163,9 @@ impl SystemRoots {
             mmc: path_text.contains("/mmc_host/"),
             read_only: read_flag(&dir.join("ro")),
             is_partition: dir.join("partition").exists(),
+            logical_block_size: read_trimmed(&dir.join("queue/logical_block_size"))
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(SECTOR),
             partitions,
             name,
         })

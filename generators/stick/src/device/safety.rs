@@ -64,6 +64,12 @@ pub fn assess(
     if device.read_only {
         refusals.push("it is read-only (a write-protect switch?)".into());
     }
+    if device.logical_block_size != crate::layout::SECTOR {
+        refusals.push(format!(
+            "it has {}-byte logical sectors; sticks are built for 512-byte sectors, which every USB stick has",
+            device.logical_block_size
+        ));
+    }
     if device.size == 0 {
         refusals.push("it has no medium (size 0)".into());
     }
