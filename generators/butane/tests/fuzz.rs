@@ -323,7 +323,8 @@ fn generate(rng: &mut Rng) -> Vec<u8> {
         match if depth > 4 { 0 } else { rng.below(4) } {
             0 | 1 => {
                 out.push(' ');
-                out.push_str(*rng.pick(SCALARS));
+                let scalar: &&str = rng.pick(SCALARS);
+                out.push_str(scalar);
                 out.push('\n');
             }
             2 => {
@@ -370,7 +371,7 @@ fn generate(rng: &mut Rng) -> Vec<u8> {
 fn check_one(input: &[u8], seed: u64) -> bool {
     let options = Options {
         files_dir: Some(fixtures().join("files")),
-        pretty: seed % 2 == 0,
+        pretty: seed.is_multiple_of(2),
     };
     let run = || {
         let text = String::from_utf8_lossy(input);

@@ -239,16 +239,13 @@ impl Translator<'_> {
                 hash: r.verification.hash.clone(),
             },
         };
-        let is_config = at.0.first() == Some(&crate::diag::Seg::Key("ignition".into()))
-            && at.0.get(1) == Some(&crate::diag::Seg::Key("config".into()));
+        // Butane means to validate `local` merge/replace configs here, but
+        // its check compares a path relative to the resource with
+        // "$.ignition.config" and never matches; such configs are accepted
+        // unvalidated, and so they are here (inline ones are validated).
         if let Some(local) = &r.local {
             match local::read(local, self.options.files_dir.as_deref()) {
-                Ok(bytes) => {
-                    if is_config {
-                        crate::validate::child_config(&bytes, &at.key("local"), self.report);
-                    }
-                    self.set_data(&mut out, &bytes);
-                }
+                Ok(bytes) => self.set_data(&mut out, &bytes),
                 Err(e) => {
                     self.report.error(&at.key("local"), e);
                     return out;

@@ -10,22 +10,6 @@ use crate::translate::Origins;
 const UNKNOWN_VERSION: &str =
     "skipping validation for the merge/replace ignition config due to an unkown version";
 
-/// Validates a `local` child config (the caller knows the spec version
-/// only through the path being under a 1.0/1.1 config; both share rules
-/// apart from the version, which is read from the child itself).
-pub fn child_config(bytes: &[u8], at: &Path, report: &mut Report) {
-    let version = match serde_json::from_slice::<serde_json::Value>(bytes)
-        .ok()
-        .as_ref()
-        .and_then(|v| v.pointer("/ignition/version"))
-        .and_then(|v| v.as_str())
-    {
-        Some("3.4.0") => Version::V1_1,
-        _ => Version::V1_0,
-    };
-    validate_child(bytes, at, version, report);
-}
-
 pub fn validate_child(bytes: &[u8], at: &Path, version: Version, report: &mut Report) {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         report.error(at, "not a config (empty)");

@@ -10,7 +10,6 @@ mod paths;
 pub mod unit;
 pub mod url;
 
-pub use child::child_config;
 pub use output::output;
 
 use crate::diag::{Path, Report};
