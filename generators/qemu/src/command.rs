@@ -47,8 +47,9 @@ pub enum Display {
 pub struct VmSpec {
     pub qemu: PathBuf,
     pub ovmf_code: PathBuf,
-    /// A writable variable store: a private copy, never the distribution's
-    /// template (see [`crate::run::private_vars`]).
+    /// The variable store. With `snapshot` the template itself is fine
+    /// (qemu writes to a temporary overlay); without, pass a private copy
+    /// (see [`crate::run::private_vars`]).
     pub ovmf_vars: PathBuf,
     /// The stick: a raw image or a block device.
     pub disk: PathBuf,

@@ -81,33 +81,22 @@ pub fn run(args: Args) -> Result<ExitCode> {
     .tools()
     .context("finding qemu and OVMF")?;
 
-    let run_dir = std::env::temp_dir().join(format!("ephemeros-qemu-{}", std::process::id()));
     let accel = match args.accel {
         AccelChoice::Kvm => Accel::Kvm,
         AccelChoice::Tcg => Accel::Tcg,
         // Probing starts a VM; printing a command must not.
         AccelChoice::Auto if args.print_command => Accel::Tcg,
-        AccelChoice::Auto => {
-            std::fs::create_dir_all(&run_dir)
-                .with_context(|| format!("creating {}", run_dir.display()))?;
-            let p = kvm::probe(&tools.qemu, &run_dir);
-            eprintln!(
-                "accelerator: {} ({})",
-                if p.usable { "kvm" } else { "tcg" },
-                p.reason
-            );
-            if p.usable {
-                Accel::Kvm
-            } else {
-                Accel::Tcg
-            }
-        }
+        AccelChoice::Auto => probe_kvm(&tools.qemu)?,
     };
+    // With -snapshot, qemu puts every drive, the OVMF variable store
+    // included, behind a temporary overlay: the distribution's (or the Nix
+    // store's read-only) VARS file is booted as is, never written, and the
+    // printed command runs as printed.
     let spec = spec(
         &args,
         tools.qemu,
         tools.firmware.code,
-        run_dir.join("OVMF_VARS.fd"),
+        tools.firmware.vars,
         accel,
     );
     if args.print_command {
@@ -115,10 +104,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
-    let result = boot(&args, &spec, &tools.firmware.vars, &run_dir);
-    let _ = std::fs::remove_dir_all(&run_dir);
-    let result = result?;
+    let result = boot(&args, &spec)?;
     match result.outcome {
         Outcome::Exited(status) if status.success() => Ok(ExitCode::SUCCESS),
         Outcome::Exited(status) => {
@@ -134,14 +120,20 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
 }
 
-fn boot(
-    args: &Args,
-    spec: &VmSpec,
-    vars_template: &std::path::Path,
-    run_dir: &std::path::Path,
-) -> Result<run::RunResult> {
-    let vars = run::private_vars(vars_template, run_dir)?;
-    debug_assert_eq!(vars, spec.ovmf_vars);
+fn probe_kvm(qemu: &std::path::Path) -> Result<Accel> {
+    let dir = std::env::temp_dir().join(format!("ephemeros-qemu-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let p = kvm::probe(qemu, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    eprintln!(
+        "accelerator: {} ({})",
+        if p.usable { "kvm" } else { "tcg" },
+        p.reason
+    );
+    Ok(if p.usable { Accel::Kvm } else { Accel::Tcg })
+}
+
+fn boot(args: &Args, spec: &VmSpec) -> Result<run::RunResult> {
     eprintln!(
         "booting {} (writes are discarded on exit)",
         args.target.display()
