@@ -52,7 +52,7 @@ pub struct Args {
     /// Keep the run directory (stick image, initramfs, serial logs)
     #[arg(long)]
     pub keep: bool,
-    /// Skip the failure-case boot
+    /// Skip the failure-case boots (404, server down)
     #[arg(long)]
     pub no_failure_case: bool,
 }
@@ -152,18 +152,32 @@ fn run_in(sh: &Shell, args: &Args, dir: &Utf8Path) -> Result<()> {
             "e2e: boot 2: the kernel is missing (404); the script must give up and power off"
         );
         server.reset(BTreeMap::new());
-        let (result, log) = boot(&inputs, &stick, accel, dir, "failure", timeout)?;
+        let (result, log) = boot(&inputs, &stick, accel, dir, "not-found", timeout)?;
         eprintln!(
             "e2e: boot 2 wall time {:.1} s",
             result.elapsed.as_secs_f64()
         );
         let before = checks.failures.len();
-        assertions::failure(&mut checks, &result, &log, &server.requests());
+        assertions::failure(&mut checks, &result, &log, Some(&server.requests()));
         if checks.failures.len() > before {
             print_tail("boot 2", &log, &result);
         }
+
+        eprintln!("e2e: boot 3: the server is down; the script must give up and power off");
+        drop(server);
+        let (result, log) = boot(&inputs, &stick, accel, dir, "server-down", timeout)?;
+        eprintln!(
+            "e2e: boot 3 wall time {:.1} s",
+            result.elapsed.as_secs_f64()
+        );
+        let before = checks.failures.len();
+        assertions::failure(&mut checks, &result, &log, None);
+        if checks.failures.len() > before {
+            print_tail("boot 3", &log, &result);
+        }
+    } else {
+        drop(server);
     }
-    drop(server);
 
     eprintln!("e2e: {}", checks.summary());
     if !checks.failures.is_empty() {

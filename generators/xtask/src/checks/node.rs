@@ -1,8 +1,201 @@
-//! Real-tool checks for this area (owned by the area's crate).
+//! Checks of the node config (ignition.yml -> the committed ignition.ign):
+//! - ignition.ign is exactly what `ephemeros ignite` makes of ignition.yml;
+//! - Debian's `ignition-validate` accepts it;
+//! - its units pass `systemd-analyze verify` in a scratch root holding
+//!   everything the config writes, and follow the secrets rules;
+//! - its shell scripts pass shellcheck, and run under bash with fake
+//!   programs (and, for the log exporter, real TLS) they treat values from
+//!   /secrets as data.
+//!
+//! Every step runs; all failures are reported together.
 
-use anyhow::Result;
-use xshell::Shell;
+mod config;
+mod logexport;
+mod sandbox;
+mod scripts;
+mod units;
 
-pub fn run(_sh: &Shell) -> Result<()> {
+use anyhow::{bail, Context, Result};
+use camino::Utf8Path;
+use xshell::{cmd, Shell};
+
+use config::NodeConfig;
+
+const VALIDATOR: &str = "/usr/bin/ignition-validate";
+const REGENERATE: &str = "cargo run -q -p ephemeros -- ignite ignition.yml -p -o ignition.ign";
+
+pub fn run(sh: &Shell) -> Result<()> {
+    let root = crate::workspace_root();
+    let work = root.join("target/xtask/node");
+    std::fs::create_dir_all(&work).with_context(|| format!("creating {work}"))?;
+    let committed = root.join("ignition.ign");
+    let json =
+        std::fs::read_to_string(&committed).with_context(|| format!("reading {committed}"))?;
+
+    let mut failures = Vec::new();
+    let mut step = |name: &str, result: Result<String>| match result {
+        Ok(note) => eprintln!("node: {name}: ok{note}"),
+        Err(e) => {
+            eprintln!("node: {name}: FAILED");
+            failures.push(format!("{name}: {e:#}"));
+        }
+    };
+
+    step("ignition.ign is fresh", fresh(sh, &root, &work, &json));
+    step("ignition-validate", validate(sh, &committed));
+    let config = match NodeConfig::parse(&json) {
+        Ok(config) => config,
+        Err(e) => {
+            failures.push(format!("reading ignition.ign: {e:#}"));
+            bail!("node config checks failed:\n{}", failures.join("\n"));
+        }
+    };
+    step("node contract", contract(&config).map(|()| String::new()));
+    let scratch = work.join("root");
+    let built = units::build_root(&config, &scratch);
+    let built_ok = built.is_ok();
+    step("scratch root", built.map(|()| format!(" ({scratch})")));
+    step(
+        "unit rules",
+        units::check_rules(&config).map(|()| String::new()),
+    );
+    if built_ok {
+        step(
+            "systemd-analyze verify",
+            units::verify(&config, &scratch).map(|n| format!(" ({n} units)")),
+        );
+        step(
+            "shellcheck",
+            scripts::shellcheck(&config, &scratch).map(|n| format!(" ({n} scripts)")),
+        );
+    }
+    let ok = |r: Result<()>| r.map(|()| String::new());
+    step(
+        "heartbeat script",
+        ok(scripts::heartbeat(&config, work.join("heartbeat"))),
+    );
+    step(
+        "k3s-run script",
+        ok(scripts::k3s_run(&config, work.join("k3s-run"))),
+    );
+    step(
+        "apply-hostname script",
+        ok(scripts::apply_hostname(&config, work.join("hostname"))),
+    );
+    step(
+        "logexport: secrets stay data",
+        ok(logexport::injection(&config, work.join("logexport-fake"))),
+    );
+    step(
+        "logexport: real TLS, resume, refusal, reconnect",
+        ok(logexport::tls(&config, work.join("logexport-tls"))),
+    );
+
+    if !failures.is_empty() {
+        bail!("node config checks failed:\n{}", failures.join("\n"));
+    }
     Ok(())
+}
+
+/// Regenerates from ignition.yml with the built binary; byte-for-byte equal.
+fn fresh(sh: &Shell, root: &Utf8Path, work: &Utf8Path, committed: &str) -> Result<String> {
+    cmd!(sh, "cargo build -q -p ephemeros --locked").run()?;
+    let bin = root.join("target/debug/ephemeros");
+    let source = root.join("ignition.yml");
+    let out = work.join("ignition.ign");
+    cmd!(sh, "{bin} ignite {source} -p -o {out}")
+        .run()
+        .context("`ephemeros ignite ignition.yml` failed")?;
+    let generated = std::fs::read_to_string(&out).with_context(|| format!("reading {out}"))?;
+    if generated != committed {
+        let line = generated
+            .lines()
+            .zip(committed.lines())
+            .position(|(a, b)| a != b)
+            .map_or_else(|| "the end".to_owned(), |i| format!("line {}", i + 1));
+        bail!(
+            "the committed ignition.ign is not what ignition.yml produces (first difference at \
+             {line}); regenerate and commit it:\n    {REGENERATE}"
+        );
+    }
+    Ok(String::new())
+}
+
+fn validate(sh: &Shell, file: &Utf8Path) -> Result<String> {
+    if !Utf8Path::new(VALIDATOR).exists() {
+        bail!("{VALIDATOR} not found: install Debian's `ignition` package");
+    }
+    let output = cmd!(sh, "{VALIDATOR} {file}").ignore_status().output()?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if !output.status.success() || !text.trim().is_empty() {
+        bail!("ignition-validate {file}: {}", text.trim());
+    }
+    Ok(String::new())
+}
+
+/// The parts of the secrets contract that live in the config.
+fn contract(config: &NodeConfig) -> Result<()> {
+    let Some(mount) = config.units.iter().find(|u| u.name == "secrets.mount") else {
+        bail!("no secrets.mount unit");
+    };
+    let text = mount.contents.as_deref().unwrap_or_default();
+    for needed in [
+        "What=/dev/disk/by-partlabel/secrets",
+        "Where=/secrets",
+        "Type=vfat",
+    ] {
+        if !text.lines().any(|l| l.trim() == needed) {
+            bail!("secrets.mount lacks `{needed}`");
+        }
+    }
+    let options = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Options="))
+        .unwrap_or_default();
+    for option in ["ro", "umask=0077", "nofail"] {
+        if !options.split(',').any(|o| o == option) {
+            bail!("secrets.mount Options= lacks {option} (has {options:?})");
+        }
+    }
+    for (unit, file) in [
+        ("k3s.service", "/secrets/k3s_env"),
+        ("ephemeros-logexport.service", "/secrets/logexport_env"),
+        ("ephemeros-heartbeat.service", "/secrets/heartbeat_env"),
+        ("ephemeros-hostname.service", "/secrets/hostname"),
+        ("ephemeros-ssh-keys.service", "/secrets/authorized_keys"),
+    ] {
+        let Some(u) = config.units.iter().find(|u| u.name == unit) else {
+            bail!("no {unit}");
+        };
+        let condition = format!("ConditionFileNotEmpty={file}");
+        if !u
+            .contents
+            .as_deref()
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.trim() == condition)
+        {
+            bail!("{unit} is not skipped without {file} (needs {condition})");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// Only the node checks, without the rest of `cargo xtask ci`:
+    /// `cargo test -p xtask node_checks -- --ignored --nocapture`
+    #[test]
+    #[ignore = "runs real tools for a minute; part of `cargo xtask ci`"]
+    fn node_checks() {
+        let sh = xshell::Shell::new().unwrap();
+        sh.change_dir(crate::workspace_root());
+        if let Err(e) = super::run(&sh) {
+            panic!("{e:#}");
+        }
+    }
 }

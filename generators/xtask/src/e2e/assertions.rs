@@ -261,19 +261,34 @@ fn describe(e: &Expect) -> String {
     }
 }
 
-/// The kernel is missing (404): iPXE tries the download as often as the
-/// script says, gives up with its message, and powers the machine off.
-pub fn failure(c: &mut Checks, run: &RunResult, log: &str, reqs: &[Request]) {
+/// The kernel cannot be had, either because the server answers 404
+/// (`reqs` is its request log) or because it is down (`reqs` is None): iPXE
+/// tries the download as often as the script says, gives up with its
+/// message, and powers the machine off.
+pub fn failure(c: &mut Checks, run: &RunResult, log: &str, reqs: Option<&[Request]>) {
     c.check(
         "qemu powered off by itself (not the harness timeout)",
         matches!(run.outcome, Outcome::Exited(s) if s.success()),
         || format!("{:?}", run.outcome),
     );
-    let tries = count(reqs, KERNEL_TARGET, 404);
+    if let Some(reqs) = reqs {
+        let tries = count(reqs, KERNEL_TARGET, 404);
+        c.check(
+            format!("the server saw {DOWNLOAD_ATTEMPTS} kernel requests (404)"),
+            tries == DOWNLOAD_ATTEMPTS as usize,
+            || format!("{tries} tries; requests: {reqs:?}"),
+        );
+    }
+    // iPXE prints `<url>... <error>` for each failed fetch.
+    let fetch_lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(&format!("{KERNEL_TARGET}...")))
+        .collect();
     c.check(
-        format!("iPXE tried the kernel {DOWNLOAD_ATTEMPTS} times"),
-        tries == DOWNLOAD_ATTEMPTS as usize,
-        || format!("{tries} tries; requests: {reqs:?}"),
+        format!("iPXE reported {DOWNLOAD_ATTEMPTS} failed kernel downloads"),
+        fetch_lines.len() == DOWNLOAD_ATTEMPTS as usize
+            && fetch_lines.iter().all(|l| !l.trim_end().ends_with("ok")),
+        || format!("{fetch_lines:?}"),
     );
     for n in 1..=DOWNLOAD_ATTEMPTS {
         let line = format!("ephemeros: downloading Flatcar, attempt {n} of {DOWNLOAD_ATTEMPTS}");
