@@ -43,7 +43,7 @@ fn secrets_files_match_the_fixtures() {
 fn reproduce_sh_matches_the_fixture_and_passes_shellcheck() {
     let secrets = sample_secrets();
     let manifest = sample_manifest(&secrets);
-    let text = Reproduce {
+    let script = Reproduce {
         tool_version: "0.1.0",
         built_at: "2026-11-22T05:29:52Z",
         config: manifest.config.as_ref(),
@@ -58,7 +58,7 @@ fn reproduce_sh_matches_the_fixture_and_passes_shellcheck() {
     }
     .render()
     .unwrap();
-    check_golden("reproduce.sh", text.as_bytes());
+    check_golden("reproduce.sh", script.as_bytes());
     if let Some(out) = run_tool("shellcheck", &[fixture("reproduce.sh").to_str().unwrap()]) {
         assert!(out.status.success(), "shellcheck:\n{}", text(&out));
     }
