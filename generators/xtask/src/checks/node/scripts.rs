@@ -1,0 +1,196 @@
+//! The node's shell scripts: shellcheck on each, and the small ones run
+//! under bash with fake programs to show that secret values arrive as data
+//! (one argument, unchanged) and never run anything.
+
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+
+use super::config::NodeConfig;
+use super::sandbox::Sandbox;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// shellcheck on every file with a sh/bash shebang, as extracted into `root`.
+pub fn shellcheck(config: &NodeConfig, root: &Utf8Path) -> Result<usize> {
+    let mut problems = Vec::new();
+    let mut count = 0;
+    for script in config.shell_scripts() {
+        let path = root.join(script.path.trim_start_matches('/'));
+        let output = Command::new("shellcheck")
+            .args(["--color=never", "--external-sources"])
+            .arg(path.as_str())
+            .output()
+            .context("running shellcheck (Debian package `shellcheck`)")?;
+        if !output.status.success() {
+            problems.push(format!(
+                "{}:\n{}",
+                script.path,
+                String::from_utf8_lossy(&output.stdout).trim_end()
+            ));
+        }
+        count += 1;
+    }
+    ensure!(
+        count > 0,
+        "ignition.ign carries no shell script: nothing to check"
+    );
+    if !problems.is_empty() {
+        bail!(
+            "shellcheck found problems in the node's scripts:\n{}",
+            problems.join("\n")
+        );
+    }
+    Ok(count)
+}
+
+/// Copies a script out of the config into the sandbox, replacing absolute
+/// paths by sandbox paths (each must occur, so a renamed path fails loudly).
+fn script_with_paths(
+    config: &NodeConfig,
+    sandbox: &Sandbox,
+    node_path: &str,
+    replacements: &[(&str, Utf8PathBuf)],
+) -> Result<Utf8PathBuf> {
+    let mut text = String::from_utf8(config.file(node_path)?.data.clone())
+        .with_context(|| format!("{node_path} is not UTF-8"))?;
+    for (from, to) in replacements {
+        ensure!(text.contains(from), "{node_path} no longer mentions {from}");
+        text = text.replace(from, to.as_str());
+    }
+    let name = node_path.rsplit('/').next().unwrap_or("script");
+    let path = sandbox.dir.join(format!("{name}.sh"));
+    std::fs::write(&path, text).with_context(|| format!("writing {path}"))?;
+    Ok(path)
+}
+
+/// heartbeat: HEARTBEAT_URL reaches curl as the one argument after --url.
+pub fn heartbeat(config: &NodeConfig, dir: Utf8PathBuf) -> Result<()> {
+    let sb = Sandbox::new(dir)?;
+    sb.fake(
+        "curl",
+        "#!/bin/bash\nprintf '%s\\0' \"$@\" >\"$FAKE_DIR/curl.args\"\n",
+    )?;
+    let script = script_with_paths(config, &sb, "/opt/ephemeros/bin/heartbeat", &[])?;
+    let evil = sb.evil();
+    let (status, stderr) = sb.run(sb.command(&script, &[("HEARTBEAT_URL", &evil)]), LIMIT)?;
+    ensure!(status.success(), "heartbeat failed ({status}): {stderr}");
+    sb.assert_not_pwned("heartbeat")?;
+    let args = sb.recorded_args("curl.args")?;
+    let at = args.iter().position(|a| a == &evil);
+    ensure!(
+        at.is_some_and(|i| i > 0 && args[i - 1] == "--url"),
+        "heartbeat: HEARTBEAT_URL did not reach curl as the argument of --url: {args:?}"
+    );
+    for flag in ["--max-time", "--retry", "--fail"] {
+        ensure!(
+            args.iter().any(|a| a == flag),
+            "heartbeat: curl runs without {flag}"
+        );
+    }
+    let (status, _) = sb.run(sb.command(&script, &[("HEARTBEAT_URL", "")]), LIMIT)?;
+    ensure!(
+        status.code() == Some(2),
+        "heartbeat: an empty HEARTBEAT_URL must exit 2, got {status}"
+    );
+    Ok(())
+}
+
+/// k3s-run: agent exactly when K3S_URL is non-empty; values stay in the
+/// environment, never on k3s's command line.
+pub fn k3s_run(config: &NodeConfig, dir: Utf8PathBuf) -> Result<()> {
+    let sb = Sandbox::new(dir)?;
+    let k3s = sb.dir.join("k3s");
+    sb.write_exec(
+        &k3s,
+        "#!/bin/bash\nprintf '%s\\0' \"$@\" >\"$FAKE_DIR/k3s.args\"\n\
+         printf '%s' \"${K3S_URL-unset}\" >\"$FAKE_DIR/k3s.url\"\n",
+    )?;
+    let script = script_with_paths(
+        config,
+        &sb,
+        "/opt/ephemeros/bin/k3s-run",
+        &[("/opt/bin/k3s", k3s)],
+    )?;
+    let evil = sb.evil();
+    let cases: [(&[(&str, &str)], &str); 3] = [
+        (&[("K3S_URL", &evil), ("K3S_TOKEN", &evil)], "agent"),
+        (&[("K3S_DATASTORE_ENDPOINT", "")], "server"),
+        (&[("K3S_URL", "")], "server"),
+    ];
+    for (env, role) in cases {
+        let (status, stderr) = sb.run(sb.command(&script, env), LIMIT)?;
+        ensure!(status.success(), "k3s-run failed ({status}): {stderr}");
+        let args = sb.recorded_args("k3s.args")?;
+        ensure!(
+            args == [role],
+            "k3s-run with {env:?}: k3s got {args:?}, expected [{role}]"
+        );
+        let url = std::fs::read_to_string(sb.dir.join("k3s.url"))?;
+        let expected = env
+            .iter()
+            .find(|(k, _)| *k == "K3S_URL")
+            .map_or("unset", |(_, v)| v);
+        ensure!(
+            url == expected,
+            "k3s-run: k3s saw K3S_URL={url:?}, expected {expected:?}"
+        );
+    }
+    sb.assert_not_pwned("k3s-run")
+}
+
+/// apply-hostname: a valid name lands in /etc/hostname and the kernel; an
+/// invalid one (an injection attempt included) is refused, changing nothing.
+pub fn apply_hostname(config: &NodeConfig, dir: Utf8PathBuf) -> Result<()> {
+    let sb = Sandbox::new(dir)?;
+    let secret = sb.dir.join("secrets-hostname");
+    let etc = sb.dir.join("etc-hostname");
+    let kernel = sb.dir.join("kernel-hostname");
+    let script = script_with_paths(
+        config,
+        &sb,
+        "/opt/ephemeros/bin/apply-hostname",
+        &[
+            ("/secrets/hostname", secret.clone()),
+            ("/etc/hostname", etc.clone()),
+            ("/proc/sys/kernel/hostname", kernel.clone()),
+        ],
+    )?;
+    for (given, name) in [
+        ("node-1\n", "node-1"),
+        ("rack2.example.org", "rack2.example.org"),
+    ] {
+        std::fs::write(&secret, given)?;
+        let (status, stderr) = sb.run(sb.command(&script, &[]), LIMIT)?;
+        ensure!(
+            status.success(),
+            "apply-hostname {given:?} failed ({status}): {stderr}"
+        );
+        let etc_text =
+            std::fs::read_to_string(&etc).context("apply-hostname wrote no /etc/hostname")?;
+        let kernel_text = std::fs::read_to_string(&kernel)?;
+        ensure!(
+            etc_text == format!("{name}\n") && kernel_text == name,
+            "apply-hostname {given:?}: /etc/hostname {etc_text:?}, kernel {kernel_text:?}"
+        );
+    }
+    for bad in [
+        sb.evil(),
+        "-rf".into(),
+        "a_b".into(),
+        "x".repeat(65),
+        String::new(),
+    ] {
+        let _ = std::fs::remove_file(&etc);
+        std::fs::write(&secret, format!("{bad}\n"))?;
+        let (status, _) = sb.run(sb.command(&script, &[]), LIMIT)?;
+        ensure!(!status.success(), "apply-hostname accepted {bad:?}");
+        ensure!(
+            !etc.exists(),
+            "apply-hostname wrote /etc/hostname for {bad:?}"
+        );
+    }
+    sb.assert_not_pwned("apply-hostname")
+}
