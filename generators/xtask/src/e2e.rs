@@ -113,6 +113,7 @@ fn run_in(sh: &Shell, args: &Args, dir: &Utf8Path) -> Result<()> {
     let blob_targets = assertions::blob_targets(&served.blobs);
 
     let kernel = fs::read(&inputs.kernel).with_context(|| format!("reading {}", inputs.kernel))?;
+    let sizes = (kernel.len(), initrd.len());
     let mut routes: BTreeMap<String, Arc<Vec<u8>>> = BTreeMap::new();
     routes.insert(KERNEL_TARGET.into(), Arc::new(kernel));
     routes.insert(INITRD_TARGET.into(), Arc::new(initrd));
@@ -121,7 +122,12 @@ fn run_in(sh: &Shell, args: &Args, dir: &Utf8Path) -> Result<()> {
         routes.insert(target, Arc::new(body));
     }
     let server = server::Server::start(listener, routes)?;
-    eprintln!("e2e: prepared in {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "e2e: prepared in {:.1} s (kernel {:.1} MiB, initramfs {:.1} MiB)",
+        t.elapsed().as_secs_f64(),
+        sizes.0 as f64 / (1 << 20) as f64,
+        sizes.1 as f64 / (1 << 20) as f64,
+    );
 
     let accel = choose_accel(&args.accel, &inputs.vm.qemu, dir);
     let timeout = Duration::from_secs(args.timeout);
