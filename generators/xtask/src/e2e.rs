@@ -7,9 +7,16 @@
 //!    (`scenario.rs`, `stick.rs`);
 //! 3. the stand-in initramfs (`initramfs.rs`, `cpio.rs`, `init_script.rs`)
 //!    and the served node config (`node_config.rs`);
-//! 4. boot 1: the node comes up; boot 2: the kernel is missing (404) and the
-//!    script gives up with a poweroff. Both asserted from the serial log and
-//!    the server's request log (`markers.rs`, `assertions.rs`).
+//! 4. boot 1: the node comes up; boot 2: the kernel is missing (404); boot
+//!    3: the server is down. In 2 and 3 the script must retry, give up and
+//!    power off. All asserted from the serial log and the server's request
+//!    log (`markers.rs`, `assertions.rs`); `timeline.rs` reports when each
+//!    stage showed up.
+//!
+//! Inputs can be overridden (the Nix flake does): E2E_KERNEL +
+//! E2E_KERNEL_MODULES, E2E_BUSYBOX, E2E_IGNITION, EPHEMEROS_IPXE_EFI,
+//! EPHEMEROS_QEMU, EPHEMEROS_OVMF_CODE/_VARS, E2E_EPHEMEROS (a prebuilt
+//! `ephemeros`), E2E_OFFLINE=1 (never fetch from Debian).
 //!
 //! Always ends: every qemu run has a hard timeout, the server stops when
 //! dropped, and the run directory is removed (unless `--keep`).
