@@ -99,9 +99,12 @@ impl NodeConfig {
         }
     }
 
-    /// Files that are shell scripts (a sh or bash shebang).
+    /// Files that are shell scripts: a sh or bash shebang, or sourced
+    /// snippets named *.sh (profile.d).
     pub fn shell_scripts(&self) -> impl Iterator<Item = &File> {
-        self.files.iter().filter(|f| is_shell_script(&f.data))
+        self.files
+            .iter()
+            .filter(|f| is_shell_script(&f.data) || f.path.ends_with(".sh"))
     }
 }
 

@@ -19,8 +19,13 @@ pub fn shellcheck(config: &NodeConfig, root: &Utf8Path) -> Result<usize> {
     let mut count = 0;
     for script in config.shell_scripts() {
         let path = root.join(script.path.trim_start_matches('/'));
-        let output = Command::new("shellcheck")
-            .args(["--color=never", "--external-sources"])
+        let mut shellcheck = Command::new("shellcheck");
+        shellcheck.args(["--color=never", "--external-sources"]);
+        if !super::config::is_shell_script(&script.data) {
+            // Sourced by a POSIX shell; no shebang to tell shellcheck.
+            shellcheck.arg("--shell=sh");
+        }
+        let output = shellcheck
             .arg(path.as_str())
             .output()
             .context("running shellcheck (Debian package `shellcheck`)")?;
