@@ -146,9 +146,10 @@ impl Drop for Proc {
     }
 }
 
+/// bash's builtin kill: no dependency on procps's /usr/bin/kill.
 fn signal(sig: &str, target: &str) -> Result<()> {
-    let status = Command::new("kill")
-        .args([sig, "--", target])
+    let status = Command::new("bash")
+        .args(["-c", r#"kill "$1" -- "$2""#, "kill", sig, target])
         .stderr(Stdio::null())
         .status()
         .context("running kill")?;
