@@ -14,17 +14,17 @@ use crate::image::EfiArch;
 pub const AUTOEXEC_MARKER: &[u8] = b"autoexec.ipxe";
 
 /// Where distributions install iPXE's EFI binaries, most specific first.
-/// Debian and Ubuntu (`ipxe` package): `/usr/lib/ipxe/ipxe.efi` (amd64),
-/// `ipxe-amd64.efi`, `ipxe-arm64.efi`; Fedora (`ipxe-bootimgs-*`):
-/// `/usr/share/ipxe/ipxe-x86_64.efi`, `arm64-efi/ipxe.efi`; a Nix profile:
-/// `~/.nix-profile/ipxe.efi`.
+/// Debian and Ubuntu (`ipxe` package; trixie's has `ipxe.efi` as a link to
+/// `ipxe-amd64.efi`, bookworm's only an `ipxe.efi` without autoexec):
+/// `/usr/lib/ipxe/`; Fedora (`ipxe-bootimgs-*`): `/usr/share/ipxe/`;
+/// nixpkgs' `ipxe` puts `ipxe.efi` at the top of its output, so in a
+/// profile: `~/.nix-profile/ipxe.efi`, `/run/current-system/sw/ipxe.efi`.
 pub fn well_known_paths(arch: EfiArch, home: Option<&Path>) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = match arch {
         EfiArch::X64 => [
             "/usr/lib/ipxe/ipxe-amd64.efi",
             "/usr/lib/ipxe/ipxe.efi",
             "/usr/share/ipxe/ipxe-x86_64.efi",
-            "/usr/share/ipxe/ipxe.efi",
             "/run/current-system/sw/ipxe.efi",
         ]
         .iter()
@@ -33,7 +33,6 @@ pub fn well_known_paths(arch: EfiArch, home: Option<&Path>) -> Vec<PathBuf> {
         EfiArch::Aa64 => [
             "/usr/lib/ipxe/ipxe-arm64.efi",
             "/usr/share/ipxe/arm64-efi/ipxe.efi",
-            "/usr/share/ipxe/ipxe-aarch64.efi",
         ]
         .iter()
         .map(PathBuf::from)
@@ -60,7 +59,8 @@ fn how_to_get_one(arch: EfiArch) -> String {
 }
 
 /// Reads and checks the binary: an explicit path, else the first
-/// well-known path that exists.
+/// well-known path holding a suitable one (an old iPXE at one path does
+/// not hide a good one at the next).
 pub fn load(
     explicit: Option<&Path>,
     arch: EfiArch,
@@ -68,11 +68,20 @@ pub fn load(
 ) -> Result<(PathBuf, Vec<u8>)> {
     let path = match explicit {
         Some(p) => p.to_owned(),
-        None => well_known_paths(arch, home)
-            .into_iter()
-            .find(|p| p.is_file())
-            .ok_or_else(|| {
-                Error::Ipxe(format!(
+        None => {
+            let mut rejected = Vec::new();
+            for candidate in well_known_paths(arch, home) {
+                if !candidate.is_file() {
+                    continue;
+                }
+                match load(Some(&candidate), arch, home) {
+                    Ok(found) => return Ok(found),
+                    Err(e) => rejected.push(e.to_string()),
+                }
+            }
+            return Err(match rejected.into_iter().next() {
+                Some(first) => Error::Ipxe(first),
+                None => Error::Ipxe(format!(
                     "no iPXE EFI binary found ({}); {}",
                     well_known_paths(arch, home)
                         .iter()
@@ -80,8 +89,9 @@ pub fn load(
                         .collect::<Vec<_>>()
                         .join(", "),
                     how_to_get_one(arch)
-                ))
-            })?,
+                )),
+            });
+        }
     };
     let bytes = std::fs::read(&path).map_err(|e| {
         Error::Ipxe(format!(
@@ -178,6 +188,35 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("not an EFI executable"), "{e}");
+    }
+
+    #[test]
+    fn a_nix_profile_binary_is_found_and_an_absent_one_explained() {
+        let home = tempfile::tempdir().unwrap();
+        if !well_known_paths(EfiArch::Aa64, None)
+            .iter()
+            .any(|p| p.exists())
+        {
+            let e = load(None, EfiArch::Aa64, Some(home.path()))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("no iPXE EFI binary found") && e.contains("ipxe-arm64.efi"),
+                "{e}"
+            );
+        }
+        if well_known_paths(EfiArch::X64, None)
+            .iter()
+            .any(|p| p.exists())
+        {
+            return; // this machine has a system iPXE, which would be found first
+        }
+        std::fs::create_dir(home.path().join(".nix-profile")).unwrap();
+        let bin = fake_binary(EfiArch::X64, b"autoexec.ipxe");
+        std::fs::write(home.path().join(".nix-profile/ipxe.efi"), &bin).unwrap();
+        let (path, bytes) = load(None, EfiArch::X64, Some(home.path())).unwrap();
+        assert!(path.ends_with(".nix-profile/ipxe.efi"));
+        assert_eq!(bytes, bin);
     }
 
     #[test]
