@@ -211,6 +211,30 @@ pub fn injection(config: &NodeConfig, dir: Utf8PathBuf) -> Result<()> {
         "cursor file holds {:?}",
         cursor(&sb)
     );
+
+    // A malformed saved cursor (journalctl would refuse it for good) is
+    // dropped: the whole journal is sent again rather than nothing ever.
+    std::fs::write(sb.dir.join("state/cursor"), format!("{evil}\n"))?;
+    std::fs::remove_file(&received)?;
+    let proc = Proc::spawn(exporter(&sb, &script, "logs.example", "6514"))?;
+    let arrived = wait_until(WAIT, || lines(&received).len() >= entries.len());
+    stop(&sb, proc)?;
+    ensure!(
+        arrived && lines(&received) == expected,
+        "after a malformed cursor logexport sent {:?}",
+        lines(&received)
+    );
+    let journal_args = sb.recorded_args("journalctl.args")?;
+    ensure!(
+        !journal_args.iter().any(|a| a.starts_with("--after-cursor")),
+        "a malformed cursor was passed to journalctl: {journal_args:?}"
+    );
+    ensure!(
+        cursor(&sb) == entries[1].cursor,
+        "cursor file holds {:?}",
+        cursor(&sb)
+    );
+
     for port in [evil.as_str(), "", "65536x"] {
         let (status, _) = sb.run(exporter(&sb, &script, "logs.example", port), WAIT)?;
         ensure!(
