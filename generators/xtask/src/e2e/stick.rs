@@ -16,7 +16,12 @@ pub fn build_ephemeros(sh: &Shell) -> Result<Utf8PathBuf> {
     cmd!(sh, "cargo build --quiet -p ephemeros")
         .run()
         .context("building the ephemeros binary")?;
-    let bin = workspace_root().join("target/debug/ephemeros");
+    let target_dir = std::env::var("CARGO_TARGET_DIR")
+        .ok()
+        .filter(|d| !d.is_empty())
+        .map(|d| workspace_root().join(d))
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let bin = target_dir.join("debug/ephemeros");
     if !bin.is_file() {
         bail!("{bin} missing after cargo build");
     }
