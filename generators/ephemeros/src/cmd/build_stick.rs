@@ -344,6 +344,12 @@ fn build_time() -> Result<i64> {
 fn write_image(args: &Args, c: &Contents) -> Result<()> {
     let path = &args.target;
     let size = args.size.unwrap_or_else(|| c.layout.min_disk_size());
+    if path.is_dir() {
+        bail!(
+            "{} is a directory; give a device or an image file name",
+            path.display()
+        );
+    }
     if path.exists() && !args.force && !target::replaceable_image(path)? {
         bail!(
             "{} exists and is not a stick image; pass --force to replace it",
@@ -364,6 +370,9 @@ fn write_image(args: &Args, c: &Contents) -> Result<()> {
 
 fn write_device(args: &Args, c: &Contents) -> Result<()> {
     let path = &args.target;
+    if args.size.is_some() {
+        bail!("--size is for image files; a device keeps its own size (the backup GPT goes at its end)");
+    }
     let assessment = device::assess_path(&SystemRoots::default(), path)?;
     let dev = &assessment.device;
     eprintln!("Target {}:", path.display());
@@ -373,7 +382,8 @@ fn write_device(args: &Args, c: &Contents) -> Result<()> {
     }
     assessment.check(args.force)?;
     if !args.yes {
-        confirm(&dev.name)?;
+        let stdin = std::io::stdin();
+        confirm(&dev.name, stdin.is_terminal(), &mut stdin.lock())?;
     }
     let (file, size) = device::open_for_writing(path)?;
     let disk = ephemeros_stick::build(&c.spec(), size)?;
@@ -399,16 +409,15 @@ fn write_device(args: &Args, c: &Contents) -> Result<()> {
 }
 
 /// Asks for a typed phrase naming the device, as the original tool did.
-fn confirm(name: &str) -> Result<()> {
+fn confirm(name: &str, interactive: bool, input: &mut dyn BufRead) -> Result<()> {
     let phrase = format!("erase {name}");
-    if !std::io::stdin().is_terminal() {
+    if !interactive {
         bail!("refusing to write without confirmation: standard input is not a terminal; pass --yes to confirm");
     }
     eprint!("Everything on {name} will be lost. Type \"{phrase}\" to continue: ");
     std::io::stderr().flush().ok();
     let mut answer = String::new();
-    std::io::stdin()
-        .lock()
+    input
         .read_line(&mut answer)
         .context("cannot read the confirmation")?;
     if answer.trim() != phrase {
@@ -472,6 +481,21 @@ mod tests {
         assert_eq!(parse_k3s("K3S_TOKEN=a=b").unwrap().1, "a=b");
         assert!(parse_k3s("TOKEN=x").is_err());
         assert!(parse_k3s("K3S_TOKEN").is_err());
+    }
+
+    #[test]
+    fn only_the_exact_phrase_confirms() {
+        confirm("sdb", true, &mut &b"erase sdb\n"[..]).unwrap();
+        for answer in [&b"yes\n"[..], b"erase sdc\n", b"", b"ERASE SDB\n"] {
+            let e = confirm("sdb", true, &mut &answer[..])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("nothing was written"), "{e}");
+        }
+        let e = confirm("sdb", false, &mut &b"erase sdb\n"[..])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--yes"), "{e}");
     }
 
     #[test]
