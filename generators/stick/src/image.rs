@@ -75,12 +75,13 @@ pub fn build(spec: &StickSpec, disk_size: u64) -> Result<SparseDisk> {
     wipe(&mut disk, place.esp.start, WIPE_PARTITION_HEAD)?;
     wipe(&mut disk, place.secrets.start, WIPE_PARTITION_HEAD)?;
 
-    write_partition_table(&mut disk, &place)?;
+    let part_guids = write_partition_table(&mut disk, &place)?;
 
     let time = FixedTime::leak(spec.build_time);
-    // Volume serial numbers only need to differ between sticks; derive
-    // them from the build time so a rebuilt stick is recognisably new.
-    let serial = spec.build_time as u32;
+    // FAT volume serial numbers (what /dev/disk/by-uuid shows) must
+    // differ between sticks; take them from the random partition GUIDs,
+    // as mkfs.fat takes a random one.
+    let serial = |guid: &[u8; 16]| u32::from_le_bytes([guid[0], guid[1], guid[2], guid[3]]);
     let esp_files: Vec<(String, &[u8])> = vec![
         (format!("EFI/BOOT/{}", spec.arch.boot_file()), spec.ipxe_efi),
         (BOOT_SCRIPT.to_owned(), spec.boot_script.as_bytes()),
@@ -93,7 +94,7 @@ pub fn build(spec: &StickSpec, disk_size: u64) -> Result<SparseDisk> {
             what: "ESP",
             label: ESP_LABEL,
             fat32: true,
-            serial,
+            serial: serial(&part_guids[0]),
         },
         &esp_files,
         time,
@@ -110,7 +111,7 @@ pub fn build(spec: &StickSpec, disk_size: u64) -> Result<SparseDisk> {
             what: "secrets volume",
             label: SECRETS_LABEL,
             fat32: false,
-            serial: serial.wrapping_add(1),
+            serial: serial(&part_guids[1]),
         },
         &secret_files,
         time,
@@ -118,7 +119,8 @@ pub fn build(spec: &StickSpec, disk_size: u64) -> Result<SparseDisk> {
     Ok(disk)
 }
 
-fn write_partition_table(disk: &mut SparseDisk, place: &Placement) -> Result<()> {
+/// Writes the protective MBR and both GPTs; returns the partitions' GUIDs.
+fn write_partition_table(disk: &mut SparseDisk, place: &Placement) -> Result<[[u8; 16]; 2]> {
     let gpt_err = |e: gpt::GptError| Error::Gpt(e.to_string());
     let total_lbas = place.disk_size / SECTOR;
     // The protective MBR covers the whole disk after LBA 0, capped at what
@@ -141,8 +143,14 @@ fn write_partition_table(disk: &mut SparseDisk, place: &Placement) -> Result<()>
         gpt.add_partition_at(name, id, extent.first_lba(), extent.sectors(), kind, 0)
             .map_err(gpt_err)?;
     }
+    let guids = [1u32, 2].map(|id| {
+        gpt.partitions()
+            .get(&id)
+            .map(|p| *p.part_guid.as_bytes())
+            .unwrap_or_default()
+    });
     gpt.write().map_err(gpt_err)?;
-    Ok(())
+    Ok(guids)
 }
 
 struct Volume<'a> {
