@@ -29,8 +29,19 @@ enum Command {
     Bench(bench::Args),
 }
 
-fn main() -> Result<()> {
-    let cli = Cli::parse();
+fn main() -> std::process::ExitCode {
+    // Errors are printed as their context chain; a backtrace of xtask itself
+    // (RUST_BACKTRACE is often set on CI machines) only hides the cause.
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
     let sh = xshell::Shell::new()?;
     sh.change_dir(workspace_root());
     match cli.command {
