@@ -78,8 +78,14 @@ impl Decoder<'_> {
                     let known = f(self, key, v);
                     self.path.0.pop();
                     if !known {
-                        let p = self.path.key_of(key);
-                        self.report.warn(&p, format!("unused key {key}"));
+                        // Placed here, at the key, rather than by looking
+                        // the path up later (linear per lookup).
+                        self.report.entries.push(Diagnostic {
+                            severity: Severity::Warning,
+                            message: format!("unused key {key}"),
+                            path: Some(self.path.key_of(key)),
+                            span: Some(k.span),
+                        });
                     }
                 }
             }

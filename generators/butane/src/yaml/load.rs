@@ -33,11 +33,20 @@ fn span(s: &PSpan) -> Span {
     }
 }
 
+/// A mapping being built: entries in order plus an index by key text, so
+/// that duplicate detection stays linear in huge mappings.
+#[derive(Default)]
+struct MapBuild {
+    entries: Vec<(Node, Node)>,
+    merged: Vec<bool>,
+    index: HashMap<String, usize>,
+}
+
 enum Frame {
     Seq(Vec<Node>, Span, usize),
     /// Entries so far, which of them came from a `<<` merge, a pending
     /// key, the start span, the anchor id.
-    Map(Vec<(Node, Node)>, Vec<bool>, Option<Node>, Span, usize),
+    Map(MapBuild, Option<Node>, Span, usize),
 }
 
 struct Builder {
@@ -108,7 +117,7 @@ pub fn load(source: &str) -> Result<(Option<Node>, Vec<LoadError>), LoadError> {
             }
             Event::MappingStart(anchor, _) => {
                 b.stack
-                    .push(Frame::Map(Vec::new(), Vec::new(), None, span(&sp), anchor))
+                    .push(Frame::Map(MapBuild::default(), None, span(&sp), anchor))
             }
             Event::SequenceEnd => {
                 if let Some(Frame::Seq(items, mut s, anchor)) = b.stack.pop() {
@@ -121,10 +130,10 @@ pub fn load(source: &str) -> Result<(Option<Node>, Vec<LoadError>), LoadError> {
                 }
             }
             Event::MappingEnd => {
-                if let Some(Frame::Map(entries, _, _, mut s, anchor)) = b.stack.pop() {
+                if let Some(Frame::Map(map, _, mut s, anchor)) = b.stack.pop() {
                     s.end = pos(&sp.end).max_by_offset(s.end);
                     let node = Node {
-                        kind: Kind::Map(entries),
+                        kind: Kind::Map(map.entries),
                         span: s,
                     };
                     b.push(node, anchor, sp)?;
@@ -178,7 +187,7 @@ impl Builder {
                 }
             }
             Some(Frame::Seq(items, _, _)) => items.push(node),
-            Some(Frame::Map(entries, merged, pending, _, _)) => match pending.take() {
+            Some(Frame::Map(map, pending, _, _)) => match pending.take() {
                 None => {
                     if !matches!(node.kind, Kind::Scalar(_)) {
                         // go-yaml cannot decode a collection key into a
@@ -193,7 +202,7 @@ impl Builder {
                     }
                     *pending = Some(node);
                 }
-                Some(key) => insert(entries, merged, key, node, &mut self.errors),
+                Some(key) => insert(map, key, node, &mut self.errors),
             },
         }
         Ok(())
@@ -204,13 +213,7 @@ fn is_merge_key(k: &Node) -> bool {
     matches!(&k.kind, Kind::Scalar(s) if s.value == "<<" && s.style == Style::Plain && s.tag.is_none())
 }
 
-fn insert(
-    entries: &mut Vec<(Node, Node)>,
-    merged: &mut Vec<bool>,
-    key: Node,
-    value: Node,
-    errors: &mut Vec<LoadError>,
-) {
+fn insert(map: &mut MapBuild, key: Node, value: Node, errors: &mut Vec<LoadError>) {
     if is_merge_key(&key) {
         let sources: Vec<Node> = match value.kind {
             Kind::Map(_) => vec![value],
@@ -227,10 +230,11 @@ fn insert(
             match src.kind {
                 Kind::Map(source_entries) => {
                     for (k, v) in source_entries {
-                        let exists = entries.iter().any(|(e, _)| same_key(e, &k));
-                        if !exists {
-                            entries.push((k, v));
-                            merged.push(true);
+                        let text = k.key_text().unwrap_or("").to_string();
+                        if !map.index.contains_key(&text) {
+                            map.index.insert(text, map.entries.len());
+                            map.entries.push((k, v));
+                            map.merged.push(true);
                         }
                     }
                 }
@@ -242,32 +246,32 @@ fn insert(
         }
         return;
     }
-    if let Some(i) = entries.iter().position(|(e, _)| same_key(e, &key)) {
-        if !merged[i] {
+    let text = key.key_text().unwrap_or("").to_string();
+    // Collection keys were reported already; keep them out of the index.
+    if !matches!(key.kind, Kind::Scalar(_)) {
+        map.entries.push((key, value));
+        map.merged.push(false);
+        return;
+    }
+    if let Some(&i) = map.index.get(&text) {
+        if !map.merged[i] {
             errors.push(LoadError {
                 message: format!(
                     "mapping key {:?} already defined at line {}",
-                    key.key_text().unwrap_or(""),
-                    entries[i].0.span.start.line
+                    text, map.entries[i].0.span.start.line
                 ),
                 pos: key.span.start,
             });
         }
         // An explicit key overrides a merged one; go-yaml keeps the last
         // value of a duplicate.
-        entries[i] = (key, value);
-        merged[i] = false;
+        map.entries[i] = (key, value);
+        map.merged[i] = false;
         return;
     }
-    entries.push((key, value));
-    merged.push(false);
-}
-
-fn same_key(a: &Node, b: &Node) -> bool {
-    match (&a.kind, &b.kind) {
-        (Kind::Scalar(x), Kind::Scalar(y)) => x.value == y.value,
-        _ => false,
-    }
+    map.index.insert(text, map.entries.len());
+    map.entries.push((key, value));
+    map.merged.push(false);
 }
 
 #[cfg(test)]
