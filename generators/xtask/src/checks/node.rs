@@ -41,6 +41,7 @@ pub fn run(sh: &Shell) -> Result<()> {
         }
     };
 
+    step("tools", tools());
     step("ignition.ign is fresh", fresh(sh, &root, &work, &json));
     step("ignition-validate", validate(sh, &committed));
     let config = match NodeConfig::parse(&json) {
@@ -95,6 +96,33 @@ pub fn run(sh: &Shell) -> Result<()> {
         bail!("node config checks failed:\n{}", failures.join("\n"));
     }
     Ok(())
+}
+
+/// Programs the checks run, with the Debian package that has each.
+const TOOLS: &[(&str, &str)] = &[
+    ("bash", "bash"),
+    ("jq", "jq"),
+    ("openssl", "openssl"),
+    ("shellcheck", "shellcheck"),
+    ("systemd-analyze", "systemd"),
+    ("mkfifo", "coreutils"),
+];
+
+fn tools() -> Result<String> {
+    let missing: Vec<String> = TOOLS
+        .iter()
+        .filter(|(tool, _)| {
+            !std::process::Command::new("bash")
+                .args(["-c", r#"command -v "$1" >/dev/null"#, "probe", tool])
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .map(|(tool, package)| format!("{tool} (Debian package `{package}`)"))
+        .collect();
+    if !missing.is_empty() {
+        bail!("missing: {}", missing.join(", "));
+    }
+    Ok(String::new())
 }
 
 /// Regenerates from ignition.yml with the built binary; byte-for-byte equal.
