@@ -11,6 +11,8 @@ pub enum Format {
     Human { color: bool },
     /// `FILE:LINE:COL: SEVERITY: MESSAGE [at $.path]`, one line per entry.
     Short,
+    /// Butane's `--raw-errors` lines: `SEVERITY at $.path, line L col C: MESSAGE`.
+    Raw,
 }
 
 const RED: &str = "\x1b[1;31m";
@@ -24,6 +26,7 @@ pub fn render(report: &Report, file: &str, source: &str, format: Format) -> Stri
     for d in &report.entries {
         match format {
             Format::Short => short(&mut out, d, file),
+            Format::Raw => raw(&mut out, d),
             Format::Human { color } => human(&mut out, d, file, source, color),
         }
     }
@@ -53,6 +56,18 @@ fn short(out: &mut String, d: &Diagnostic, file: &str) {
         }
     }
     out.push('\n');
+}
+
+/// vcontext's `Entry.String()`, which butane prints for `--raw-errors`.
+fn raw(out: &mut String, d: &Diagnostic) {
+    let path = d.path.as_ref().filter(|p| !p.0.is_empty());
+    let at = match (path, d.span) {
+        (Some(p), Some(s)) => format!(" at {p}, line {} col {}", s.start.line, s.start.col),
+        (None, Some(s)) => format!(" at line {} col {}", s.start.line, s.start.col),
+        (Some(p), None) => format!(" at {p}"),
+        (None, None) => String::new(),
+    };
+    let _ = writeln!(out, "{}{at}: {}", d.severity, one_line(&d.message));
 }
 
 fn paint(s: &str, code: &str, color: bool) -> String {

@@ -4,8 +4,10 @@
 //! Diagnostics go to stderr. By default each one is printed rustc-style
 //! (file:line:col, the source line, the span underlined; coloured when
 //! stderr is a terminal and NO_COLOR is unset). `--message-format short`
-//! (or butane's `--raw-errors`) prints one line per diagnostic instead:
+//! prints one line per diagnostic instead:
 //! `FILE:LINE:COL: error|warning: MESSAGE [at $.path]`, for scripts.
+//! butane's `--raw-errors` prints butane's own raw lines
+//! (`error at $.path, line L col C: MESSAGE`), for scripts written for it.
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -56,7 +58,7 @@ pub struct Args {
     /// How to print errors and warnings
     #[arg(long, value_enum, default_value = "human")]
     pub message_format: MessageFormat,
-    /// Same as --message-format short (butane's flag)
+    /// Butane's raw one-line format: "error at $.path, line L col C: MESSAGE"
     #[arg(long)]
     pub raw_errors: bool,
     /// Colour diagnostics
@@ -77,7 +79,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         files_dir: args.files_dir.clone(),
         pretty: args.pretty,
     };
-    let format = if args.raw_errors || matches!(args.message_format, MessageFormat::Short) {
+    let format = if args.raw_errors {
+        Format::Raw
+    } else if matches!(args.message_format, MessageFormat::Short) {
         Format::Short
     } else {
         let color = match args.color {
