@@ -162,7 +162,8 @@ pub struct Resource {
     pub compression: Option<String>,
     pub http_headers: Vec<HttpHeader>,
     pub source: Option<String>,
-    pub inline: Option<String>,
+    /// Bytes, not text: `!!binary` scalars embed arbitrary contents.
+    pub inline: Option<Vec<u8>>,
     pub local: Option<String>,
     pub verification: Verification,
 }

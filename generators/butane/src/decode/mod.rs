@@ -136,6 +136,16 @@ impl Decoder<'_> {
         }
     }
 
+    /// Like [`Self::opt_string`], but keeps `!!binary` contents as bytes.
+    fn opt_bytes(&mut self, n: &Node) -> Option<Vec<u8>> {
+        if let Kind::Scalar(s) = &n.kind {
+            if let Resolved::Binary(b) = resolve(s) {
+                return Some(b);
+            }
+        }
+        self.opt_string(n).map(String::into_bytes)
+    }
+
     fn strings(&mut self, n: &Node, ty: &str) -> Vec<String> {
         self.list(n, ty, |d, item| d.string(item))
     }
@@ -291,7 +301,7 @@ impl Decoder<'_> {
                     })
                 }
                 "source" => r.source = d.opt_string(v),
-                "inline" => r.inline = d.opt_string(v),
+                "inline" => r.inline = d.opt_bytes(v),
                 "local" => r.local = d.opt_string(v),
                 "verification" => d.fields(v, "Verification", |d, k, v| {
                     match k {

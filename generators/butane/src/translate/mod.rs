@@ -253,7 +253,7 @@ impl Translator<'_> {
             }
         }
         if let Some(inline) = &r.inline {
-            self.set_data(&mut out, inline.as_bytes());
+            self.set_data(&mut out, inline);
         }
         out
     }

@@ -231,7 +231,7 @@ fn resource(res: &bu::Resource, at: &Path, is_config: bool, version: Version, r:
     }
     if is_config {
         if let Some(inline) = &res.inline {
-            child::validate_child(inline.as_bytes(), &at.key("inline"), version, r);
+            child::validate_child(inline, &at.key("inline"), version, r);
         }
     }
 }
