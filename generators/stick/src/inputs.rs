@@ -51,6 +51,8 @@ pub fn from_environment(vars: impl IntoIterator<Item = (OsString, OsString)>) ->
             .into_string()
             .map_err(|_| Error::invalid(key, "the environment variable is not valid UTF-8"))?;
         match key {
+            // Empty means "not set", as in the original shell tool.
+            SSH_KEY_PATH | IGN_PATH if value.is_empty() => {}
             SSH_KEY_PATH => src.ssh_key_path = Some(PathBuf::from(value)),
             IGN_PATH => src.ign_path = Some(value),
             _ => {
@@ -71,6 +73,7 @@ pub fn from_env_file(bytes: &[u8], path: &Path) -> Result<Source> {
     let mut src = Source::default();
     for e in envfile::parse(bytes, &shown)? {
         match e.key.as_str() {
+            SSH_KEY_PATH | IGN_PATH if e.value.is_empty() => {}
             SSH_KEY_PATH => {
                 let p = PathBuf::from(&e.value);
                 src.ssh_key_path = Some(match path.parent() {
@@ -140,6 +143,12 @@ mod tests {
         ])
         .unwrap();
         assert!(!env.settings.contains_key("PATH"));
+        let empty = from_env_file(b"IGN_PATH=\nSSH_KEY_PATH=\n", Path::new("e.env")).unwrap();
+        assert_eq!(
+            empty.clone().over(env.clone()).ign_path.unwrap(),
+            "http://env/ign"
+        );
+        assert_eq!(empty.ssh_key_path, None);
         let file = from_env_file(
             b"NODE_HOSTNAME=from-file\nSSH_KEY_PATH=keys/n1.pub\nIGN_PATH=http://file/ign\n",
             Path::new("/fleet/n1.env"),
