@@ -352,6 +352,13 @@ fn bad_inputs_are_clear_errors_and_leave_nothing_behind() {
         );
         assert!(!s.path("bad.img").exists(), "{args:?} left an image");
     }
+    // A mistyped device name is not turned into an image file under /dev.
+    let mut args = base.to_vec();
+    args.push("/dev/ephemeros-no-such-stick");
+    let out = s.run(&args, &[]);
+    assert!(!out.status.success());
+    assert!(all(&out).contains("is not a block device"), "{}", all(&out));
+    assert!(!std::path::Path::new("/dev/ephemeros-no-such-stick").exists());
     // The old iPXE's error says how to get a suitable one.
     let out = s.run(
         &[&base[..], &["--ipxe-efi", "old-ipxe.efi", "bad.img"]].concat(),

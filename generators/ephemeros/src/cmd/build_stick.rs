@@ -170,6 +170,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let contents = prepare(&args, layout)?;
     if device::is_block_device(&args.target) {
         write_device(&args, &contents)?;
+    } else if args.target.starts_with("/dev") {
+        // A mistyped device name would otherwise become an image file in
+        // /dev, and the user would think the stick was written.
+        bail!(
+            "{} is not a block device (is the stick plugged in? `lsblk` lists devices)",
+            args.target.display()
+        );
     } else {
         write_image(&args, &contents)?;
     }
