@@ -41,7 +41,7 @@ pub fn validate_child(bytes: &[u8], at: &Path, version: Version, report: &mut Re
         }
         return;
     }
-    let config: ign::Config = match serde_json::from_value(value) {
+    let config: ign::Config = match serde_json::from_value(value.clone()) {
         Ok(c) => c,
         Err(e) => {
             report.error(at, format!("config is not valid: {e}"));
@@ -63,6 +63,10 @@ pub fn validate_child(bytes: &[u8], at: &Path, version: Version, report: &mut Re
             .collect(),
     };
     let mut inner = Report::default();
+    // Keys the Ignition types do not know: they vanish in a round trip.
+    if let Ok(round) = serde_json::to_value(&config) {
+        unused_keys(&value, &round, &Path::root(), &mut inner);
+    }
     super::output(&config, &origins, version, &mut inner);
     for d in inner.entries {
         let where_ = d.path.map(|p| p.to_string()).unwrap_or_default();
@@ -71,5 +75,40 @@ pub fn validate_child(bytes: &[u8], at: &Path, version: Version, report: &mut Re
             Severity::Error => report.error(at, msg),
             Severity::Warning => report.warn(at, msg),
         }
+    }
+}
+
+/// Warns about keys of `orig` that the typed round trip `round` dropped.
+/// Known keys whose value is empty are dropped too, so those are skipped.
+fn unused_keys(orig: &serde_json::Value, round: &serde_json::Value, at: &Path, r: &mut Report) {
+    use serde_json::Value;
+    match (orig, round) {
+        (Value::Object(o), Value::Object(t)) => {
+            for (k, v) in o {
+                match t.get(k) {
+                    Some(tv) => unused_keys(v, tv, &at.key(k), r),
+                    None if !is_empty(v) => r.warn(&at.key(k), format!("unused key {k}")),
+                    None => {}
+                }
+            }
+        }
+        (Value::Array(o), Value::Array(t)) => {
+            for (i, (ov, tv)) in o.iter().zip(t).enumerate() {
+                unused_keys(ov, tv, &at.index(i), r);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn is_empty(v: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.values().all(is_empty),
     }
 }
