@@ -80,6 +80,10 @@ pub fn run(sh: &Shell) -> Result<()> {
         ok(scripts::k3s_run(&config, work.join("k3s-run"))),
     );
     step(
+        "k3s-fetch script",
+        ok(scripts::k3s_fetch(&config, work.join("k3s-fetch"))),
+    );
+    step(
         "apply-hostname script",
         ok(scripts::apply_hostname(&config, work.join("hostname"))),
     );

@@ -199,3 +199,109 @@ pub fn apply_hostname(config: &NodeConfig, dir: Utf8PathBuf) -> Result<()> {
     }
     sb.assert_not_pwned("apply-hostname")
 }
+
+/// k3s-fetch: installs only a download with the pinned sha256, from the
+/// pinned release's URL, and skips the download when the binary is intact.
+/// The pinned hash is swapped for the hash of a test blob (the real k3s is
+/// not downloaded here); the pin itself must look like a sha256.
+pub fn k3s_fetch(config: &NodeConfig, dir: Utf8PathBuf) -> Result<()> {
+    use sha2::{Digest, Sha256};
+
+    let sb = Sandbox::new(dir)?;
+    let text = String::from_utf8(config.file("/opt/ephemeros/bin/k3s-fetch")?.data.clone())?;
+    let pin = |key: &str| -> Result<String> {
+        let Some(value) = text
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        else {
+            bail!("k3s-fetch has no `{key}=` line");
+        };
+        Ok(value.trim().to_owned())
+    };
+    let (version, pinned) = (pin("version")?, pin("sha256")?);
+    ensure!(
+        pinned.len() == 64
+            && pinned
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+        "k3s-fetch: the pinned sha256 {pinned:?} is not 64 lowercase hex digits"
+    );
+    ensure!(
+        version.starts_with('v') && version.contains("+k3s"),
+        "k3s-fetch: {version:?} is not a k3s release tag"
+    );
+    let blob = b"#!/bin/sh\necho stand-in k3s\n";
+    let blob_hash = format!("{:x}", Sha256::digest(blob));
+    let blob_file = sb.dir.join("blob");
+    std::fs::write(&blob_file, blob)?;
+    std::fs::write(sb.dir.join("bad-blob"), b"tampered\n")?;
+    // Writes $FAKE_DIR/$FAKE_BLOB to --output, records its arguments.
+    sb.fake(
+        "curl",
+        "#!/bin/bash\nprintf '%s\\0' \"$@\" >>\"$FAKE_DIR/curl.args\"\n\
+         while (($#)); do [[ $1 == --output ]] && cp \"$FAKE_DIR/$FAKE_BLOB\" \"$2\"; shift; done\n",
+    )?;
+    let opt_bin = sb.dir.join("opt-bin");
+    let script = script_with_paths(
+        config,
+        &sb,
+        "/opt/ephemeros/bin/k3s-fetch",
+        &[
+            ("/opt/bin", opt_bin.clone()),
+            (pinned.as_str(), Utf8PathBuf::from(blob_hash.as_str())),
+        ],
+    )?;
+    let k3s = opt_bin.join("k3s");
+    let url = format!(
+        "https://github.com/k3s-io/k3s/releases/download/{}/k3s",
+        version.replace('+', "%2B")
+    );
+
+    // A tampered download is refused and leaves nothing behind.
+    let (status, stderr) = sb.run(sb.command(&script, &[("FAKE_BLOB", "bad-blob")]), LIMIT)?;
+    ensure!(
+        !status.success(),
+        "k3s-fetch installed a download with the wrong sha256"
+    );
+    ensure!(
+        stderr.contains("does not have the pinned sha256"),
+        "k3s-fetch: {stderr}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&opt_bin)?.collect();
+    ensure!(
+        left.is_empty(),
+        "k3s-fetch left {} file(s) in /opt/bin",
+        left.len()
+    );
+
+    // The right one is installed, executable, from the pinned release.
+    let (status, stderr) = sb.run(sb.command(&script, &[("FAKE_BLOB", "blob")]), LIMIT)?;
+    ensure!(status.success(), "k3s-fetch failed ({status}): {stderr}");
+    ensure!(
+        std::fs::read(&k3s)? == blob,
+        "k3s-fetch installed something else"
+    );
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&k3s)?.permissions());
+    ensure!(
+        mode & 0o777 == 0o755,
+        "k3s-fetch installed k3s with mode {mode:o}"
+    );
+    let args = sb.recorded_args("curl.args")?;
+    ensure!(
+        args.windows(2).any(|w| w[0] == "--url" && w[1] == url),
+        "k3s-fetch did not download {url}: {args:?}"
+    );
+
+    // Intact: no second download.
+    std::fs::remove_file(sb.dir.join("curl.args"))?;
+    let (status, stderr) = sb.run(sb.command(&script, &[("FAKE_BLOB", "bad-blob")]), LIMIT)?;
+    ensure!(
+        status.success(),
+        "k3s-fetch with k3s in place failed ({status}): {stderr}"
+    );
+    ensure!(
+        !sb.dir.join("curl.args").exists(),
+        "k3s-fetch downloaded k3s again although it was intact"
+    );
+    Ok(())
+}
