@@ -52,13 +52,34 @@ pub fn run_captured(cmd: Command, timeout: Duration) -> Result<RunResult> {
 /// Like [`run_captured`], and also stops qemu as soon as `stop()` returns
 /// true (polled every 50 ms), e.g. when a log shows what was awaited.
 pub fn run_watched(
+    cmd: Command,
+    timeout: Duration,
+    stop: impl FnMut() -> bool,
+) -> Result<RunResult> {
+    run_with_stdout(cmd, Stdio::null(), timeout, stop)
+}
+
+/// Like [`run_watched`], with the command's standard output appended to
+/// `log`: for a launcher that puts the serial console on its stdout.
+pub fn run_logged(
+    cmd: Command,
+    log: std::fs::File,
+    timeout: Duration,
+    stop: impl FnMut() -> bool,
+) -> Result<RunResult> {
+    run_with_stdout(cmd, Stdio::from(log), timeout, stop)
+}
+
+fn run_with_stdout(
     mut cmd: Command,
+    stdout: Stdio,
     timeout: Duration,
     mut stop: impl FnMut() -> bool,
 ) -> Result<RunResult> {
     cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .stderr(Stdio::piped());
+    die_with_parent(&mut cmd);
     let program = PathBuf::from(cmd.get_program());
     let start = Instant::now();
     let mut child = cmd.spawn().map_err(|source| Error::Spawn {
@@ -82,9 +103,27 @@ pub fn run_watched(
     })
 }
 
+/// The child gets SIGTERM when the thread that started it ends, so a VM
+/// never outlives its launcher (killed by a harness timeout, a crash, …).
+fn die_with_parent(cmd: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: prctl(2) is async-signal-safe and touches no memory of
+        // the parent; it only sets an attribute of the forked child.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+    }
+}
+
 /// Runs `cmd` on the user's terminal (serial console and monitor there),
 /// with an optional deadline.
 pub fn run_interactive(mut cmd: Command, timeout: Option<Duration>) -> Result<RunResult> {
+    die_with_parent(&mut cmd);
     let program = PathBuf::from(cmd.get_program());
     let start = Instant::now();
     let mut child = cmd
@@ -234,6 +273,19 @@ mod tests {
         std::fs::remove_file(&pid_file).unwrap();
         // Killed and reaped: its /proc entry is gone.
         assert!(!std::path::Path::new(&format!("/proc/{}", pid.trim())).exists());
+    }
+
+    #[test]
+    fn run_logged_appends_stdout_to_the_log() {
+        let path = std::env::temp_dir().join(format!("ephemeros-qemu-log-{}", std::process::id()));
+        fs::write(&path, b"before\n").unwrap();
+        let log = fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut c = Command::new("sh");
+        c.args(["-c", "echo console"]);
+        let r = run_logged(c, log, Duration::from_secs(20), || false).unwrap();
+        assert!(r.success());
+        assert_eq!(fs::read_to_string(&path).unwrap(), "before\nconsole\n");
+        fs::remove_file(path).unwrap();
     }
 
     #[test]

@@ -141,7 +141,15 @@ fn run_in(sh: &Shell, args: &Args, dir: &Utf8Path) -> Result<()> {
     let mut checks = Checks::default();
 
     eprintln!("e2e: boot 1: the node comes up");
-    let (result, log) = boot(&inputs, &stick, accel, dir, "boot", timeout)?;
+    let (result, log, _) = boot(
+        &inputs,
+        &stick,
+        accel,
+        dir,
+        "boot",
+        timeout,
+        Launcher::Direct,
+    )?;
     eprintln!(
         "e2e: boot 1 wall time {:.1} s",
         result.elapsed.as_secs_f64()
@@ -165,7 +173,15 @@ fn run_in(sh: &Shell, args: &Args, dir: &Utf8Path) -> Result<()> {
             "e2e: boot 2: the kernel is missing (404); the script must give up and power off"
         );
         server.reset(BTreeMap::new());
-        let (result, log) = boot(&inputs, &stick, accel, dir, "not-found", timeout)?;
+        let (result, log, _) = boot(
+            &inputs,
+            &stick,
+            accel,
+            dir,
+            "not-found",
+            timeout,
+            Launcher::Direct,
+        )?;
         eprintln!(
             "e2e: boot 2 wall time {:.1} s",
             result.elapsed.as_secs_f64()
@@ -176,9 +192,36 @@ fn run_in(sh: &Shell, args: &Args, dir: &Utf8Path) -> Result<()> {
             print_tail("boot 2", &log, &result);
         }
 
-        eprintln!("e2e: boot 3: the server is down; the script must give up and power off");
+        eprintln!(
+            "e2e: boot 3 (through `ephemeros qemu`): the server is down; the script must give up and power off"
+        );
         drop(server);
-        let (result, log) = boot(&inputs, &stick, accel, dir, "server-down", timeout)?;
+        let vars_before = fs::read(&inputs.vm.firmware.vars).ok();
+        let ssh_port = server::bind()?.local_addr()?.port();
+        let launcher = Launcher::Ephemeros {
+            bin: &bin,
+            ssh_port,
+        };
+        let (result, log, forwarded) = boot(
+            &inputs,
+            &stick,
+            accel,
+            dir,
+            "server-down",
+            timeout,
+            launcher,
+        )?;
+        assertions::launcher(&mut checks, &result, ssh_port);
+        checks.check(
+            format!("qemu accepted connections on the forwarded SSH port 127.0.0.1:{ssh_port}"),
+            forwarded == Some(true),
+            || "no connection succeeded while the VM ran".into(),
+        );
+        checks.check(
+            "the OVMF VARS template was not written (-snapshot)",
+            fs::read(&inputs.vm.firmware.vars).ok() == vars_before,
+            || format!("{} changed", inputs.vm.firmware.vars.display()),
+        );
         eprintln!(
             "e2e: boot 3 wall time {:.1} s",
             result.elapsed.as_secs_f64()
@@ -227,6 +270,18 @@ fn choose_accel(choice: &str, qemu: &std::path::Path, dir: &Utf8Path) -> Accel {
     }
 }
 
+/// Who starts qemu: the harness itself (the shared launcher library), or
+/// the user-facing `ephemeros qemu` with the serial console on its stdout.
+#[derive(Clone, Copy)]
+enum Launcher<'a> {
+    Direct,
+    Ephemeros { bin: &'a Utf8Path, ssh_port: u16 },
+}
+
+/// `ephemeros qemu` gets this long past its own --timeout before the
+/// harness kills it: its own deadline should act first.
+const LAUNCHER_GRACE: Duration = Duration::from_secs(20);
+
 /// One boot of the stick; returns the run and the serial log with terminal
 /// escapes removed (also written to `<name>-serial.log`).
 fn boot(
@@ -236,38 +291,76 @@ fn boot(
     dir: &Utf8Path,
     name: &str,
     timeout: Duration,
-) -> Result<(RunResult, String)> {
+    launcher: Launcher,
+) -> Result<(RunResult, String, Option<bool>)> {
     let vm_dir = dir.join(name);
     fs::create_dir_all(&vm_dir).with_context(|| format!("creating {vm_dir}"))?;
-    let vars = run::private_vars(&inputs.vm.firmware.vars, vm_dir.as_std_path())?;
     let raw_log = vm_dir.join("serial.raw");
-    let mut spec = VmSpec::node(
-        inputs.vm.qemu.clone(),
-        inputs.vm.firmware.code.clone(),
-        vars,
-        stick.into(),
-    );
-    // The stand-in needs far less than Flatcar's 3 GiB; less RAM boots faster.
-    spec.memory_mib = 1024;
-    spec.accel = accel;
-    spec.bus = DiskBus::Usb;
-    spec.serial = Serial::File(raw_log.clone().into());
-    spec.display = Display::None;
     let mut timeline = timeline::Timeline::new(raw_log.clone().into());
-    let result = run::run_watched(spec.command(), timeout, || {
+    // Under `ephemeros qemu`, also see that qemu listens on the forwarded
+    // SSH port while the VM runs.
+    let forwarded = match launcher {
+        Launcher::Ephemeros { ssh_port, .. } => Some(ssh_port),
+        Launcher::Direct => None,
+    };
+    let mut port_open = false;
+    let poll = || {
         timeline.poll();
+        if let (Some(port), false) = (forwarded, port_open) {
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            port_open =
+                std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok();
+        }
         false
-    })?;
+    };
+    let result = match launcher {
+        Launcher::Direct => {
+            let vars = run::private_vars(&inputs.vm.firmware.vars, vm_dir.as_std_path())?;
+            let mut spec = VmSpec::node(
+                inputs.vm.qemu.clone(),
+                inputs.vm.firmware.code.clone(),
+                vars,
+                stick.into(),
+            );
+            // The stand-in needs far less than Flatcar's 3 GiB; less RAM boots faster.
+            spec.memory_mib = 1024;
+            spec.accel = accel;
+            spec.bus = DiskBus::Usb;
+            spec.serial = Serial::File(raw_log.clone().into());
+            spec.display = Display::None;
+            run::run_watched(spec.command(), timeout, poll)?
+        }
+        Launcher::Ephemeros { bin, ssh_port } => {
+            let mut cmd = std::process::Command::new(bin);
+            cmd.arg("qemu")
+                .arg("--accel")
+                .arg(match accel {
+                    Accel::Kvm => "kvm",
+                    Accel::Tcg => "tcg",
+                })
+                .args(["--timeout", &timeout.as_secs().to_string()])
+                .args(["--ssh-port", &ssh_port.to_string()])
+                .arg("--qemu")
+                .arg(&inputs.vm.qemu)
+                .arg("--ovmf-code")
+                .arg(&inputs.vm.firmware.code)
+                .arg("--ovmf-vars")
+                .arg(&inputs.vm.firmware.vars)
+                .arg(stick);
+            let log = fs::File::create(&raw_log).with_context(|| format!("creating {raw_log}"))?;
+            run::run_logged(cmd, log, timeout + LAUNCHER_GRACE, poll)?
+        }
+    };
     timeline.poll();
     eprintln!("e2e: {name} timeline: {}", timeline.summary());
     if !result.stderr.trim().is_empty() {
-        eprintln!("qemu stderr:\n{}", result.stderr.trim_end());
+        eprintln!("stderr:\n{}", result.stderr.trim_end());
     }
     let raw = fs::read(&raw_log).unwrap_or_default();
     let log = console::strip_ansi(&raw);
     let clean = dir.join(format!("{name}-serial.log"));
     fs::write(&clean, &log).with_context(|| format!("writing {clean}"))?;
-    Ok((result, log))
+    Ok((result, log, forwarded.map(|_| port_open)))
 }
 
 fn print_tail(what: &str, log: &str, result: &RunResult) {

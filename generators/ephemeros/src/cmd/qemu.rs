@@ -8,6 +8,10 @@ use anyhow::{Context, Result};
 use ephemeros_qemu::discover::Lookup;
 use ephemeros_qemu::{kvm, run, Accel, DiskBus, Display, Outcome, Serial, VmSpec};
 
+/// Exit status when --timeout stopped the VM, as timeout(1) has it: a
+/// script can tell "the guest powered off" from "it was still running".
+const TIMED_OUT: u8 = 124;
+
 /// Flatcar unpacks its whole /usr into RAM; less than 3 GiB does not boot.
 const MIN_MEMORY_MIB: u32 = 3072;
 
@@ -47,7 +51,7 @@ pub struct Args {
     /// OVMF variable-store template (a private copy is booted)
     #[arg(long, env = ephemeros_qemu::ENV_OVMF_VARS)]
     pub ovmf_vars: Option<PathBuf>,
-    /// Stop the VM after this many seconds
+    /// Stop the VM after this many seconds (exit status 124, as timeout(1))
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
     /// Print the qemu command line instead of running it
@@ -115,7 +119,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 "\nstopped the VM after {}s (--timeout)",
                 result.elapsed.as_secs()
             );
-            Ok(ExitCode::SUCCESS)
+            Ok(ExitCode::from(TIMED_OUT))
         }
     }
 }

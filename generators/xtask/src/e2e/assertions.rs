@@ -313,6 +313,22 @@ pub fn failure(c: &mut Checks, run: &RunResult, log: &str, reqs: Option<&[Reques
     );
 }
 
+/// `ephemeros qemu` told the user how to log in and how to quit, and
+/// forwarded the SSH port it named.
+pub fn launcher(c: &mut Checks, run: &RunResult, ssh_port: u16) {
+    let login = format!("ssh -p {ssh_port} core@127.0.0.1");
+    c.check(
+        format!("`ephemeros qemu` printed how to log in (`{login}`)"),
+        run.stderr.contains(&login),
+        || format!("stderr: {}", run.stderr),
+    );
+    c.check(
+        "`ephemeros qemu` printed how to quit (Ctrl-A X)",
+        run.stderr.contains("Ctrl-A X"),
+        || format!("stderr: {}", run.stderr),
+    );
+}
+
 /// Groups served blobs by target for the report.
 pub fn blob_targets(blobs: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
     blobs.keys().cloned().collect()
