@@ -71,7 +71,7 @@ in
     ${lib.getExe ephemeros} ignite ignition.yml | jq -S . > "$TMPDIR/generated.json"
     jq -S . ignition.ign > "$TMPDIR/committed.json"
     if ! diff -u "$TMPDIR/committed.json" "$TMPDIR/generated.json"; then
-      echo "ignition.ign is stale: run 'nix run .#ignite -- ignition.yml -o ignition.ign' and commit it" >&2
+      echo "ignition.ign is stale: run 'nix run .#ignite -- ignition.yml -p -o ignition.ign' and commit it" >&2
       exit 1
     fi
     touch $out
@@ -96,6 +96,8 @@ in
       // e2eEnv
       // {
         E2E_OFFLINE = "1";
+        # The stick is built by the packaged binary, not a second cargo build.
+        E2E_EPHEMEROS = lib.getExe ephemeros;
       };
   };
 }
