@@ -52,8 +52,7 @@ pub fn ensure_ipxe(sh: &Shell, refresh: bool) -> Result<Utf8PathBuf> {
     let staging = out.with_extension("partial");
     let _ = fs::remove_dir_all(&staging);
     fs::create_dir_all(&staging).with_context(|| format!("creating {staging}"))?;
-    cmd!(sh, "dpkg-deb -x {deb} {staging}")
-        .run()
+    run_to_stderr(cmd!(sh, "dpkg-deb -x {deb} {staging}"))
         .with_context(|| format!("extracting {deb}"))?;
     let staged_efi = staging.join(IPXE_EFI_IN_PACKAGE);
     if !has_autoexec(&staged_efi)? {
@@ -132,8 +131,7 @@ impl PrivateApt {
             return Ok(());
         }
         let opts = &self.opts;
-        cmd!(sh, "apt-get -q {opts...} update")
-            .run()
+        run_to_stderr(cmd!(sh, "apt-get -q {opts...} update"))
             .context("apt-get update with the private configuration")?;
         fs::write(&stamp, b"").with_context(|| format!("writing {stamp}"))?;
         Ok(())
@@ -164,21 +162,32 @@ impl PrivateApt {
         self.update(sh)?;
         let opts = &self.opts;
         let _cd = sh.push_dir(&debs);
-        if cmd!(sh, "apt-get -q {opts...} download {pkg}")
-            .run()
-            .is_err()
-        {
+        if run_to_stderr(cmd!(sh, "apt-get -q {opts...} download {pkg}")).is_err() {
             // Lists up to a day old can name a version the mirror has
             // since dropped: refresh them once and retry.
             let _ = fs::remove_file(self.dir.join("updated"));
             self.update(sh)?;
-            cmd!(sh, "apt-get -q {opts...} download {pkg}")
-                .run()
+            run_to_stderr(cmd!(sh, "apt-get -q {opts...} download {pkg}"))
                 .with_context(|| format!("apt-get download {pkg}"))?;
         }
         find_deb(&debs, pkg)?
             .with_context(|| format!("apt-get download {pkg} left no .deb in {debs}"))
     }
+}
+
+/// Runs a command with its standard output sent to standard error, so that
+/// `cargo xtask ipxe` prints nothing but the path on standard output and
+/// `EPHEMEROS_IPXE_EFI=$(cargo xtask ipxe)` works on a first, uncached run.
+fn run_to_stderr(cmd: xshell::Cmd<'_>) -> Result<()> {
+    let shown = cmd.to_string();
+    eprintln!("$ {shown}");
+    let mut command = std::process::Command::from(cmd);
+    command.stdout(std::io::stderr());
+    let status = command
+        .status()
+        .with_context(|| format!("running {shown}"))?;
+    anyhow::ensure!(status.success(), "{shown} failed: {status}");
+    Ok(())
 }
 
 fn find_deb(dir: &Utf8Path, pkg: &str) -> Result<Option<Utf8PathBuf>> {
