@@ -60,7 +60,10 @@ in
     command = "cargo test --workspace --locked";
     # xtask's own tests run nix-instantiate on small fixtures.
     tools = testTools ++ [ pkgs.nix ];
-    extraEnv = toolEnv;
+    # As in `cargo xtask ci`: a missing tool fails a test instead of skipping it.
+    extraEnv = toolEnv // {
+      CI = "true";
+    };
   };
 
   # The committed ignition.ign is what ignition.yml produces today. Compared

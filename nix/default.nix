@@ -80,6 +80,9 @@ let
     pkgs.shadow
     pkgs.xz
     pkgs.zstd
+    pkgs.util-linux
+    pkgs.jq
+    pkgs.openssl
     (lib.getBin pkgs.glibc)
     coreos-ignition
   ];
