@@ -35,7 +35,17 @@ pub enum Color {
 #[command(
     after_help = "Reads FILE (or standard input when FILE is absent or \"-\") and writes \
 Ignition JSON to standard output or --output. Exit status 1 when the config is invalid, or \
-when it produced warnings and --strict is given."
+when it produced warnings and --strict is given.
+
+Examples:
+  # Regenerate the committed node config:
+  ephemeros ignite ignition.yml -p -o ignition.ign
+
+  # Check only, failing on warnings too (e.g. in a pre-commit hook):
+  ephemeros ignite --check --strict ignition.yml
+
+  # Files referenced with `local:` are read below --files-dir:
+  ephemeros ignite -d files/ config.bu > config.ign"
 )]
 pub struct Args {
     /// Butane config (variant flatcar, version 1.0.0 or 1.1.0)

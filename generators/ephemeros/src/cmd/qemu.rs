@@ -19,7 +19,18 @@ const MIN_MEMORY_MIB: u32 = 3072;
 #[command(after_help = "\
 Boots under OVMF with the stick attached as a USB mass-storage device, like a \
 node. Writes go to a temporary overlay (-snapshot): the stick or image is never \
-modified. The guest's SSH port is forwarded to 127.0.0.1:<--ssh-port>.")]
+modified. The guest's SSH port is forwarded to 127.0.0.1:<--ssh-port>.
+
+Examples:
+  # Boot an image built by build-stick, console in this terminal:
+  ephemeros qemu stick.img
+
+  # Boot a real stick, in a window, and log in from another terminal:
+  ephemeros qemu --gui /dev/sdb
+  ssh -p 2222 core@localhost
+
+  # Show the qemu command line instead of running it:
+  ephemeros qemu --print-command stick.img")]
 pub struct Args {
     /// The stick (block device) or image file to boot
     pub target: PathBuf,
