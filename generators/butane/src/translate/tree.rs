@@ -43,31 +43,10 @@ impl Tracker {
 
 /// Go's `path.Join` + `Clean` for slash paths.
 fn slash_join(base: &str, rel: &str) -> String {
-    let joined = if rel.is_empty() || rel == "." {
-        base.to_string()
+    if rel.is_empty() || rel == "." {
+        crate::validate::clean_path(base)
     } else {
-        format!("{base}/{rel}")
-    };
-    let abs = joined.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for seg in joined.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|l| *l != "..") {
-                    parts.pop();
-                } else if !abs {
-                    parts.push("..");
-                }
-            }
-            s => parts.push(s),
-        }
-    }
-    let body = parts.join("/");
-    match (abs, body.is_empty()) {
-        (true, _) => format!("/{body}"),
-        (false, true) => ".".into(),
-        (false, false) => body,
+        crate::validate::clean_path(&format!("{base}/{rel}"))
     }
 }
 

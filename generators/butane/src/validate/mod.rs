@@ -7,6 +7,8 @@ mod child;
 mod output;
 mod output_storage;
 mod paths;
+
+pub(crate) use paths::clean as clean_path;
 pub mod unit;
 pub mod url;
 
