@@ -134,7 +134,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .and_then(|_| stdout.flush())
                 .context("failed to write to standard output")?;
         }
-        Some(path) => write_atomically(path, out.as_bytes())?,
+        Some(path) => super::output::write_atomically(path, out.as_bytes())?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -145,32 +145,4 @@ fn read_stdin() -> anyhow::Result<(String, Vec<u8>)> {
         .read_to_end(&mut buf)
         .context("failed to read standard input")?;
     Ok(("<stdin>".to_string(), buf))
-}
-
-/// Writes through a temporary file in the same directory and renames it
-/// into place, so a failure never leaves a half-written config behind.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .with_context(|| format!("output path {} names no file", path.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    if let Err(e) = write() {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("failed to write {}", path.display()));
-    }
-    Ok(())
 }

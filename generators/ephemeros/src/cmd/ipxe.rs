@@ -374,37 +374,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
 
     match &args.output {
-        Some(path) if path.as_os_str() != "-" => write_atomically(path, script.as_bytes())?,
+        Some(path) if path.as_os_str() != "-" => {
+            super::output::write_atomically(path, script.as_bytes())?
+        }
         _ => std::io::stdout()
             .write_all(script.as_bytes())
             .context("cannot write to standard output")?,
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Writes through a temporary file in the same directory and renames it,
-/// so an interrupted run never leaves a half-written script behind.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .with_context(|| format!("{} is not a file name", path.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = std::fs::write(&tmp, bytes)
-        .with_context(|| format!("cannot write {}", tmp.display()))
-        .and_then(|()| {
-            std::fs::rename(&tmp, path)
-                .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
-        });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }

@@ -6,4 +6,5 @@ pub mod completions;
 pub mod ignite;
 pub mod inspect;
 pub mod ipxe;
+mod output;
 pub mod qemu;
