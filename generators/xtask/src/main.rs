@@ -52,9 +52,14 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// The workspace root: xtask's manifest lives two levels below it.
+/// The workspace root: xtask's manifest lives two levels below it. Read
+/// at run time (`cargo run` sets CARGO_MANIFEST_DIR) so that an xtask binary
+/// built from another checkout sharing CARGO_TARGET_DIR still works on the
+/// tree it was started in; the compile-time value is only the fallback.
 pub fn workspace_root() -> camino::Utf8PathBuf {
-    camino::Utf8Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
+    camino::Utf8Path::new(&manifest_dir)
         .ancestors()
         .nth(2)
         .expect("xtask lives at generators/xtask")
