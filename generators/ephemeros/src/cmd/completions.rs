@@ -12,6 +12,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args, cmd: &mut clap::Command) -> anyhow::Result<ExitCode> {
-    clap_complete::generate(args.shell, cmd, "ephemeros", &mut std::io::stdout());
+    // clap_complete::generate panics when its writer fails; render into
+    // memory and write that, so a full disk or closed pipe is an error.
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, cmd, "ephemeros", &mut script);
+    super::output::write_stdout(&script)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -9,7 +9,7 @@
 //! butane's `--raw-errors` prints butane's own raw lines
 //! (`error at $.path, line L col C: MESSAGE`), for scripts written for it.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -127,13 +127,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut out = translated.json;
     out.push('\n');
     match &args.output {
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            stdout
-                .write_all(out.as_bytes())
-                .and_then(|_| stdout.flush())
-                .context("failed to write to standard output")?;
-        }
+        None => super::output::write_stdout(out.as_bytes())?,
         Some(path) => super::output::write_atomically(path, out.as_bytes())?,
     }
     Ok(ExitCode::SUCCESS)

@@ -38,11 +38,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .with_context(|| format!("cannot read the size of {}", path.display()))?;
     let report = inspect(file, len, args.show_secrets)
         .with_context(|| format!("{} is not an ephemeros stick", path.display()))?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    let text = if args.json {
+        let mut json =
+            serde_json::to_string_pretty(&report).context("cannot serialise the report")?;
+        json.push('\n');
+        json
     } else {
-        print!("{}", render(&path.display().to_string(), &report));
-    }
+        render(&path.display().to_string(), &report)
+    };
+    super::output::write_stdout(text.as_bytes())?;
     Ok(if report.problems.is_empty() {
         ExitCode::SUCCESS
     } else {

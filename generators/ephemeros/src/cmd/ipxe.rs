@@ -3,7 +3,6 @@
 //! [`BootArgs`] holds every boot-script flag except the node's identity
 //! (hostname, SSH key); `build-stick` flattens it into its own arguments.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -338,9 +337,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     if args.print_template {
-        std::io::stdout()
-            .write_all(Template::builtin().source().as_bytes())
-            .context("cannot write to standard output")?;
+        super::output::write_stdout(Template::builtin().source().as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
     let ssh_key = args
@@ -377,9 +374,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Some(path) if path.as_os_str() != "-" => {
             super::output::write_atomically(path, script.as_bytes())?
         }
-        _ => std::io::stdout()
-            .write_all(script.as_bytes())
-            .context("cannot write to standard output")?,
+        _ => super::output::write_stdout(script.as_bytes())?,
     }
     Ok(ExitCode::SUCCESS)
 }

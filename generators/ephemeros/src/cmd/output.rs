@@ -1,4 +1,4 @@
-//! Writing a command's output file.
+//! Writing a command's output: to a file, or to standard output.
 
 use std::io::Write;
 use std::path::Path;
@@ -32,6 +32,21 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         return Err(err).with_context(|| format!("cannot write {}", path.display()));
     }
     Ok(())
+}
+
+/// Writes all of `bytes` to standard output and flushes. `println!` panics
+/// when stdout fails (a closed pipe, a full disk); this reports an error
+/// instead. A reader that went away (`| head`) is not worth a long message,
+/// but the exit status still says the output is incomplete.
+pub fn write_stdout(bytes: &[u8]) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {
+            anyhow::bail!("standard output was closed before all output was written")
+        }
+        Err(err) => Err(err).context("cannot write to standard output"),
+    }
 }
 
 #[cfg(test)]

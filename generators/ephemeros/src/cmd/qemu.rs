@@ -115,7 +115,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         accel,
     );
     if args.print_command {
-        println!("{}", spec.shell_line());
+        super::output::write_stdout(format!("{}\n", spec.shell_line()).as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
 
