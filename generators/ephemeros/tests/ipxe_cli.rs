@@ -276,3 +276,22 @@ fn empty_variables_mean_unset() {
         "{kernel}"
     );
 }
+
+#[test]
+fn a_missing_template_names_its_cause_once() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ephemeros"))
+        .args([
+            "ipxe",
+            "--ignition-url",
+            "https://x.example/i.ign",
+            "--template",
+            "/nonexistent-ephemeros/t.ipxe",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: cannot read template /nonexistent-ephemeros/t.ipxe: No such file or directory (os error 2)\n"
+    );
+}

@@ -22,11 +22,12 @@ pub enum Error {
         detail: String,
     },
 
-    #[error("cannot read template {}: {source}", path.display())]
+    /// The I/O error is part of the message and deliberately not a
+    /// `source`: `{:#}` (anyhow) would print it a second time.
+    #[error("cannot read template {}: {error}", path.display())]
     ReadTemplate {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -51,5 +52,42 @@ impl Error {
             line: err.line(),
             detail,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The message as anyhow's `{:#}` shows it: each cause appended.
+    fn chain(err: &dyn std::error::Error) -> String {
+        let mut out = err.to_string();
+        let mut cause = err.source();
+        while let Some(c) = cause {
+            out.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        out
+    }
+
+    #[test]
+    fn a_missing_template_names_its_cause_once() {
+        let err = crate::Template::from_file(std::path::Path::new("/nonexistent/t.ipxe"))
+            .err()
+            .unwrap();
+        assert_eq!(
+            chain(&err),
+            "cannot read template /nonexistent/t.ipxe: No such file or directory (os error 2)"
+        );
+    }
+
+    #[test]
+    fn a_git_failure_names_its_cause_once() {
+        let from_git = crate::config_url::ResolveError::from(crate::config_url::GitError {
+            command: "git rev-parse".into(),
+            message: "boom".into(),
+        });
+        let text = chain(&from_git);
+        assert_eq!(text.matches("boom").count(), 1, "{text}");
     }
 }

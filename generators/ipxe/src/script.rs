@@ -51,9 +51,9 @@ impl Template {
 
     /// A template read from a file; errors name the file.
     pub fn from_file(path: &Path) -> Result<Self, Error> {
-        let source = std::fs::read_to_string(path).map_err(|source| Error::ReadTemplate {
+        let source = std::fs::read_to_string(path).map_err(|error| Error::ReadTemplate {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         Template::from_source(path.display().to_string(), source)
     }

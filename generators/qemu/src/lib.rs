@@ -27,6 +27,9 @@ pub const ENV_QEMU: &str = "EPHEMEROS_QEMU";
 pub const ENV_OVMF_CODE: &str = "EPHEMEROS_OVMF_CODE";
 pub const ENV_OVMF_VARS: &str = "EPHEMEROS_OVMF_VARS";
 
+/// Causes (I/O errors) are part of each message and deliberately not
+/// `source`s: anyhow's `{:#}` would print them a second time. (thiserror
+/// treats a field named `source` as the cause, hence `error`.)
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("qemu not found: {0}")]
@@ -35,19 +38,64 @@ pub enum Error {
     OvmfNotFound(String),
     #[error("{what} {path} does not exist")]
     Missing { what: &'static str, path: PathBuf },
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}: {error}")]
     Io {
         action: &'static str,
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("starting {program}: {source}")]
+    #[error("starting {program}: {error}")]
     Spawn {
         program: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("waiting for qemu: {0}")]
     Wait(std::io::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The message as anyhow's `{:#}` shows it: each cause appended.
+    fn chain(err: &dyn std::error::Error) -> String {
+        let mut out = err.to_string();
+        let mut cause = err.source();
+        while let Some(c) = cause {
+            out.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        out
+    }
+
+    #[test]
+    fn each_cause_appears_once_in_the_full_message() {
+        let io = || std::io::Error::from_raw_os_error(13);
+        let errors = [
+            Error::Spawn {
+                program: "/etc/passwd".into(),
+                error: io(),
+            },
+            Error::Io {
+                action: "reading",
+                path: "/x/OVMF_VARS.fd".into(),
+                error: io(),
+            },
+            Error::Wait(io()),
+        ];
+        for err in errors {
+            let text = chain(&err);
+            assert_eq!(text.matches("os error 13").count(), 1, "{text}");
+        }
+        let spawn = Error::Spawn {
+            program: "/etc/passwd".into(),
+            error: io(),
+        };
+        assert_eq!(
+            chain(&spawn),
+            "starting /etc/passwd: Permission denied (os error 13)"
+        );
+    }
+}

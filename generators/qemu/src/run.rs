@@ -82,9 +82,9 @@ fn run_with_stdout(
     die_with_parent(&mut cmd);
     let program = PathBuf::from(cmd.get_program());
     let start = Instant::now();
-    let mut child = cmd.spawn().map_err(|source| Error::Spawn {
+    let mut child = cmd.spawn().map_err(|error| Error::Spawn {
         program: program.clone(),
-        source,
+        error,
     })?;
     // Read stderr on a thread: a full pipe would otherwise block qemu.
     let mut pipe = child.stderr.take().expect("stderr is piped");
@@ -128,7 +128,7 @@ pub fn run_interactive(mut cmd: Command, timeout: Option<Duration>) -> Result<Ru
     let start = Instant::now();
     let mut child = cmd
         .spawn()
-        .map_err(|source| Error::Spawn { program, source })?;
+        .map_err(|error| Error::Spawn { program, error })?;
     let outcome = match timeout {
         Some(t) => wait_with_deadline(&mut child, start, t, &mut || false)?,
         None => Outcome::Exited(child.wait().map_err(Error::Wait)?),
@@ -202,25 +202,25 @@ fn terminate(child: &mut Child) -> Result<()> {
 /// must stay pristine).
 pub fn private_vars(template: &Path, dir: &Path) -> Result<PathBuf> {
     let dest = dir.join("OVMF_VARS.fd");
-    fs::copy(template, &dest).map_err(|source| Error::Io {
+    fs::copy(template, &dest).map_err(|error| Error::Io {
         action: "copying OVMF vars to",
         path: dest.clone(),
-        source,
+        error,
     })?;
     // The template may be a read-only store path (Nix); the copy must be writable.
     let mut perms = fs::metadata(&dest)
-        .map_err(|source| Error::Io {
+        .map_err(|error| Error::Io {
             action: "reading",
             path: dest.clone(),
-            source,
+            error,
         })?
         .permissions();
     #[allow(clippy::permissions_set_readonly_false)]
     perms.set_readonly(false);
-    fs::set_permissions(&dest, perms).map_err(|source| Error::Io {
+    fs::set_permissions(&dest, perms).map_err(|error| Error::Io {
         action: "making writable",
         path: dest.clone(),
-        source,
+        error,
     })?;
     Ok(dest)
 }

@@ -94,8 +94,16 @@ pub enum ResolveError {
     NotAFile { path: PathBuf },
     #[error("{} is outside the repository at {}; {WAY_OUT}", path.display(), toplevel.display())]
     FileOutsideRepository { path: PathBuf, toplevel: PathBuf },
+    // Not #[from]: that makes the GitError a `source` as well, and `{:#}`
+    // would print it twice.
     #[error("{0}; {WAY_OUT}")]
-    Git(#[from] GitError),
+    Git(GitError),
+}
+
+impl From<GitError> for ResolveError {
+    fn from(err: GitError) -> Self {
+        ResolveError::Git(err)
+    }
 }
 
 /// Works out the raw URL of the Ignition file on the forge behind the remote.
