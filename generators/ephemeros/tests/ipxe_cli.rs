@@ -159,7 +159,11 @@ fn identity_from_environment_and_output_file() {
 #[test]
 fn unsafe_key_is_rejected_and_nothing_is_written() {
     let repo = fleet("badkey");
-    std::fs::write(repo.0.join("id.pub"), "ssh-ed25519 AAAA \"quoted\"\n").unwrap();
+    std::fs::write(
+        repo.0.join("id.pub"),
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsab \"quoted\"\n",
+    )
+    .unwrap();
     let out = ephemeros(
         &repo.0,
         &["--ssh-key", "id.pub", "-o", "autoexec.ipxe"],
@@ -294,4 +298,38 @@ fn a_missing_template_names_its_cause_once() {
         String::from_utf8_lossy(&out.stderr),
         "error: cannot read template /nonexistent-ephemeros/t.ipxe: No such file or directory (os error 2)\n"
     );
+}
+
+#[test]
+fn a_key_file_build_stick_accepts_works_here_too() {
+    // Two keys: build-stick puts both into authorized_keys and the first
+    // into sshkey=; `ipxe` must accept the same file and pick the same key.
+    let s = Scratch::new("two-keys");
+    let first =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl first";
+    let second = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOkVb9xQ8eph3m3r0sAAAAAAAAAAAAAAA second";
+    std::fs::write(s.0.join("two.pub"), format!("{first}\n\n{second}\n")).unwrap();
+    let out = ephemeros(
+        &s.0,
+        &["--ssh-key", "two.pub"],
+        &[("IGN_PATH", "https://x.example/i.ign")],
+    );
+    let script = stdout(&out);
+    let kernel = kernel_line(&script);
+    assert!(
+        kernel.contains(&format!(" sshkey=\"{first}\" ")),
+        "{kernel}"
+    );
+    assert!(!kernel.contains("second"), "{kernel}");
+
+    // …and refuses what build-stick refuses, naming the file and line.
+    std::fs::write(s.0.join("bad.pub"), format!("{first}\nnot a key\n")).unwrap();
+    let out = ephemeros(
+        &s.0,
+        &["--ssh-key", "bad.pub"],
+        &[("IGN_PATH", "https://x.example/i.ign")],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.pub:2"), "{err}");
 }

@@ -57,7 +57,6 @@ impl Error {
 
 #[cfg(test)]
 mod tests {
-
     /// The message as anyhow's `{:#}` shows it: each cause appended.
     fn chain(err: &dyn std::error::Error) -> String {
         let mut out = err.to_string();

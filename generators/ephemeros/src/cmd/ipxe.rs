@@ -206,8 +206,7 @@ impl BootArgs {
     }
 
     /// The boot settings, with the Ignition URL from `--ignition-url` or
-    /// else from the git remote. `ssh_key` is the key line itself (see
-    /// [`read_ssh_key`]). Git warnings go to stderr here.
+    /// else from the git remote. `ssh_key` is the key line itself. Git warnings go to stderr here.
     pub fn settings(
         &self,
         hostname: Option<String>,
@@ -255,25 +254,16 @@ impl BootArgs {
     }
 }
 
-/// The one public key in an OpenSSH public key file (comment lines and
-/// blank lines are skipped). Errors name the file.
-pub fn read_ssh_key(path: &Path) -> Result<String> {
+/// The key for the kernel's sshkey=: the first public key of the file,
+/// read and checked exactly as build-stick does (which also puts every key
+/// into authorized_keys), so both commands accept the same files.
+fn first_ssh_key(path: &Path) -> Result<String> {
     let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read SSH public key {}", path.display()))?;
-    let keys: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .collect();
-    match keys.as_slice() {
-        [key] => Ok(key.to_string()),
-        [] => bail!("{} holds no SSH public key", path.display()),
-        more => bail!(
-            "{} holds {} keys; the kernel's sshkey= carries one (put the others in authorized_keys on the stick)",
-            path.display(),
-            more.len()
-        ),
-    }
+        .with_context(|| format!("cannot read the SSH public key {}", path.display()))?;
+    let keys = ephemeros_stick::validate::ssh_public_keys(&path.display().to_string(), &text)?;
+    keys.into_iter()
+        .next()
+        .with_context(|| format!("{} holds no SSH public key", path.display()))
 }
 
 const EXAMPLES: &str = "\
@@ -316,7 +306,7 @@ pub struct Args {
     )]
     pub hostname: Option<String>,
 
-    /// OpenSSH public key file whose key is passed as sshkey= for user core
+    /// OpenSSH public key file; its first key is passed as sshkey= for user core
     // An empty SSH_KEY_PATH means "no key" (clap's PathBuf parser would reject it).
     #[arg(long, env = "SSH_KEY_PATH", value_name = "FILE", help_heading = "Node",
           value_parser = clap::builder::TypedValueParser::map(clap::builder::OsStringValueParser::new(), PathBuf::from))]
@@ -344,7 +334,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .ssh_key
         .as_deref()
         .filter(|p| !p.as_os_str().is_empty())
-        .map(read_ssh_key)
+        .map(first_ssh_key)
         .transpose()?;
     let (settings, _source) = args.boot.settings(args.hostname.clone(), ssh_key)?;
 
