@@ -333,3 +333,29 @@ fn a_key_file_build_stick_accepts_works_here_too() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.pub:2"), "{err}");
 }
+
+#[test]
+fn urls_and_arguments_that_would_fail_on_the_node_are_refused_here() {
+    let s = Scratch::new("refused");
+    let out = ephemeros(&s.0, &[], &[("IGN_PATH", "ftp://x.example/i.ign")]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ftp://x.example/i.ign") && err.contains("--ignition-url or IGN_PATH"),
+        "{err}"
+    );
+
+    let out = ephemeros(
+        &s.0,
+        &[
+            "--ignition-url",
+            "https://x.example/i.ign",
+            "--kernel-arg",
+            "ignition.config.url=https://y.example/j.ign",
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("use --ignition-url"), "{err}");
+}

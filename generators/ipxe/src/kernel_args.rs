@@ -119,6 +119,32 @@ const SSH_KEY: &str = "SSH public key";
 const CONSOLE: &str = "console argument";
 const EXTRA: &str = "extra kernel argument";
 
+/// The schemes Ignition fetches a config from (Ignition's config spec 3.x,
+/// `ignition.config.source`, plus `arn:` S3 access points since Ignition
+/// 2.14; the kernel-command-line URL goes through the same fetcher). Anything else fails on the node, long after the stick
+/// was written.
+pub const IGNITION_SCHEMES: [&str; 7] = ["http", "https", "tftp", "s3", "gs", "arn", "data"];
+
+/// Kernel arguments the script writes itself, each with the setting that
+/// controls it: given again as an extra argument, it would appear twice
+/// and the node would see one of them, silently.
+const MANAGED_ARGS: [(&str, &str); 8] = [
+    ("initrd", "the boot script sets it to the Flatcar initrd"),
+    (
+        "flatcar.first_boot",
+        "the boot script sets it on every boot",
+    ),
+    (
+        "coreos.first_boot",
+        "the boot script sets flatcar.first_boot",
+    ),
+    ("ignition.config.url", "use --ignition-url (or IGN_PATH)"),
+    ("coreos.config.url", "use --ignition-url (or IGN_PATH)"),
+    ("systemd.hostname", "use --hostname"),
+    ("sshkey", "use --ssh-key"),
+    ("console", "use --console"),
+];
+
 fn ignition_url_arg(url: &str) -> Result<String, Error> {
     if url.is_empty() {
         return Err(Error::invalid(IGNITION_URL, url, "is empty"));
@@ -132,7 +158,18 @@ fn ignition_url_arg(url: &str) -> Result<String, Error> {
         return Err(Error::invalid(
             IGNITION_URL,
             url,
-            "is not a URL (expected e.g. https://…)",
+            "is not a URL (expected e.g. https://…; set with --ignition-url or IGN_PATH)",
+        ));
+    }
+    if !IGNITION_SCHEMES.contains(&scheme.to_ascii_lowercase().as_str()) {
+        return Err(Error::invalid(
+            IGNITION_URL,
+            url,
+            format!(
+                "uses scheme {scheme}, which Ignition cannot fetch; it fetches {} URLs \
+                 (set with --ignition-url or IGN_PATH)",
+                IGNITION_SCHEMES.join(", ")
+            ),
         ));
     }
     check_unquoted_value(IGNITION_URL, url, "percent-encode it as %20")?;
@@ -239,6 +276,14 @@ fn console_arg(console: &str) -> Result<String, Error> {
 fn validate_extra_arg(arg: &str) -> Result<(), Error> {
     if arg.is_empty() {
         return Err(Error::invalid(EXTRA, arg, "is empty"));
+    }
+    let name = arg.split_once('=').map_or(arg, |(name, _)| name);
+    if let Some((_, way)) = MANAGED_ARGS.iter().find(|(managed, _)| *managed == name) {
+        return Err(Error::invalid(
+            EXTRA,
+            arg,
+            format!("sets {name}, which the boot script manages: {way}"),
+        ));
     }
     check_printable(EXTRA, arg)?;
     if arg.starts_with(' ') || arg.ends_with(' ') || arg.contains("  ") {

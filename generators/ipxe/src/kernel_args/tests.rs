@@ -257,3 +257,60 @@ fn the_command_line_length_is_bounded() {
     assert!(e.starts_with("invalid kernel command line"), "{e}");
     assert!(e.contains("at most 2047 bytes"), "{e}");
 }
+
+#[test]
+fn only_schemes_ignition_fetches_are_accepted() {
+    for ok in [
+        "http://10.0.2.2:8000/i.ign",
+        "HTTPS://x/i.ign",
+        "tftp://10.0.0.1/i.ign",
+        "s3://bucket/i.ign",
+        "gs://bucket/i.ign",
+        "arn:aws:s3:us-west-2:123456789012:accesspoint/ap/object/i.ign",
+        "data:,%7B%7D",
+    ] {
+        let mut s = settings();
+        s.ignition_url = ok.into();
+        kernel_args(&s).unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+    for bad in [
+        "ftp://x/i.ign",
+        "file:///i.ign",
+        "oem:///i.ign",
+        "ssh://x/i",
+    ] {
+        let mut s = settings();
+        s.ignition_url = bad.into();
+        let e = err(&s);
+        assert!(
+            e.contains("which Ignition cannot fetch") && e.contains("--ignition-url or IGN_PATH"),
+            "{bad}: {e}"
+        );
+    }
+}
+
+#[test]
+fn arguments_the_script_sets_itself_are_refused_as_extras() {
+    for (arg, pointer) in [
+        ("ignition.config.url=https://x/i.ign", "--ignition-url"),
+        ("coreos.config.url=https://x/i.ign", "--ignition-url"),
+        ("systemd.hostname=n1", "--hostname"),
+        ("sshkey=\"ssh-ed25519 AAAA\"", "--ssh-key"),
+        ("console=ttyS0", "--console"),
+        ("initrd=x.cpio.gz", "boot script"),
+        ("flatcar.first_boot", "boot script"),
+        ("flatcar.first_boot=1", "boot script"),
+    ] {
+        let mut s = settings();
+        s.extra_kernel_args = vec![arg.into()];
+        let e = err(&s);
+        assert!(
+            e.starts_with("invalid extra kernel argument") && e.contains(pointer),
+            "{arg}: {e}"
+        );
+    }
+    // Similar-looking names are someone else's and pass through.
+    let mut s = settings();
+    s.extra_kernel_args = vec!["flatcar.autologin".into(), "consoleblank=0".into()];
+    kernel_args(&s).unwrap();
+}
