@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use ephemeros_qemu::discover::Lookup;
 use ephemeros_qemu::{kvm, run, Accel, DiskBus, Display, Outcome, Serial, VmSpec};
 
@@ -88,6 +88,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
             args.target.display()
         )
     })?;
+    if !args.print_command {
+        check_ssh_port(args.ssh_port)?;
+    }
     let tools = Lookup::from_env(
         args.qemu.clone(),
         args.ovmf_code.clone(),
@@ -187,6 +190,26 @@ fn spec(args: &Args, qemu: PathBuf, code: PathBuf, vars: PathBuf, accel: Accel) 
         Display::None
     };
     s
+}
+
+/// qemu's own message for a taken forwarding port ("Could not set up host
+/// forwarding rule") names neither the port's owner nor the way out; a
+/// listener bound and dropped here finds the clash first. (A race with
+/// another program in between is possible, and then qemu's message shows.)
+fn check_ssh_port(port: u16) -> Result<()> {
+    match std::net::TcpListener::bind(("127.0.0.1", port)) {
+        Ok(_listener) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AddrInUse => bail!(
+            "127.0.0.1:{port}, the host end of the guest's SSH forwarding, is already in use \
+             (another VM?); pick a free port with --ssh-port"
+        ),
+        Err(err) => Err(err).with_context(|| {
+            format!(
+                "cannot listen on 127.0.0.1:{port} for the guest's SSH forwarding; \
+                 pick another port with --ssh-port"
+            )
+        }),
+    }
 }
 
 #[cfg(test)]
