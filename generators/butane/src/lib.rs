@@ -62,23 +62,16 @@ impl Error {
 /// Translates a Butane config. `source` is the raw file content.
 pub fn translate(source: &[u8], options: &Options) -> Result<Translated, Error> {
     let mut report = Report::default();
-    let text = match std::str::from_utf8(source) {
+    // go-yaml refuses bad UTF-8 and raw control characters before parsing.
+    let text = match yaml::reader::check(source) {
         Ok(t) => t,
         Err(e) => {
-            let valid = std::str::from_utf8(&source[..e.valid_up_to()]).unwrap_or_default();
-            let line = valid.matches('\n').count() + 1;
-            let col = valid.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-            let pos = yaml::Pos {
-                line,
-                col,
-                offset: valid.chars().count(),
-            };
             report.error_at(
                 yaml::Span {
-                    start: pos,
-                    end: pos,
+                    start: e.pos,
+                    end: e.pos,
                 },
-                "invalid UTF-8 in input",
+                format!("yaml: {}", e.message),
             );
             return Err(Error::InvalidSource(report));
         }

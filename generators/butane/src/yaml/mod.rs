@@ -6,6 +6,7 @@
 //! that every diagnostic can point at the text it is about.
 
 mod load;
+pub mod reader;
 pub mod scalar;
 
 pub use load::{load, LoadError};
