@@ -148,6 +148,9 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Vec<Entry>> {
         col,
         message,
     };
+    // Editors on Windows start files with a byte order mark; it is not part
+    // of the first variable's name, and editors do not count it as a column.
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let (line, col) = position(bytes, e.valid_up_to());
         err(line, col, "invalid UTF-8".into())
@@ -180,7 +183,10 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Vec<Entry>> {
             return Err(err(
                 key_line,
                 key_col,
-                format!("`{key}` is not a variable name (letters, digits and _, not starting with a digit)"),
+                format!(
+                    "`{}` is not a variable name (letters, digits and _, not starting with a digit)",
+                    name_part(key)
+                ),
             ));
         }
         if let Some(first) = entries.iter().find(|e| e.key == *key) {
@@ -217,7 +223,7 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Vec<Entry>> {
                     return Err(err(
                         key_line,
                         key_col,
-                        format!("`{key}` has no `=` (expected KEY=value)"),
+                        format!("`{}` has no `=` (expected KEY=value)", name_part(&key)),
                     ));
                 } else if c == '=' {
                     state = State::PreValue;
@@ -330,7 +336,7 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Vec<Entry>> {
             return Err(err(
                 key_line,
                 key_col,
-                format!("`{key}` has no `=` (expected KEY=value)"),
+                format!("`{}` has no `=` (expected KEY=value)", name_part(&key)),
             ));
         }
         State::Value => {
@@ -345,6 +351,17 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Vec<Entry>> {
         State::PreKey | State::Comment | State::CommentEscape => {}
     }
     Ok(entries)
+}
+
+/// What an error may show of a malformed key: the text before the first
+/// whitespace or `:`, since a line like `K3S_TOKEN: secret` or
+/// `K3S_TOKEN secret` holds the value after that point and error messages
+/// end up in terminals and CI logs.
+fn name_part(key: &str) -> String {
+    match key.find(|c: char| c.is_whitespace() || c == ':') {
+        Some(end) => format!("{}…", &key[..end]),
+        None => key.to_owned(),
+    }
 }
 
 /// 1-based line and column (in characters) of byte `at`.

@@ -83,6 +83,16 @@ pub fn from_env_file(bytes: &[u8], path: &Path) -> Result<Source> {
             }
             IGN_PATH => src.ign_path = Some(e.value),
             k if secrets::is_setting(k) => {
+                // Checked here too (not only when the secrets are written) so
+                // that a value spanning lines in quotes is reported at its line.
+                if let Err(Error::Unrepresentable { key, reason }) = envfile::check(k, &e.value) {
+                    return Err(Error::EnvSyntax {
+                        file: shown,
+                        line: e.line,
+                        col: 1,
+                        message: format!("{key}: {reason}"),
+                    });
+                }
                 src.settings.insert(e.key, e.value);
             }
             k => {
@@ -177,6 +187,19 @@ mod tests {
             e.starts_with("n.env:2:1: unknown setting LOGEXPORT_POST"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn multi_line_values_are_errors_at_their_line() {
+        let e = from_env_file(
+            b"NODE_HOSTNAME=a\nK3S_TOKEN=\"K10SECRET\nMORE\"\n",
+            Path::new("n.env"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("n.env:2:1: K3S_TOKEN: "), "{e}");
+        assert!(e.contains("line break"), "{e}");
+        assert!(!e.contains("K10SECRET"), "{e}");
     }
 
     #[test]

@@ -144,7 +144,7 @@ fn parser_errors_carry_file_line_and_column() {
         (b"A=1\n  JUSTAKEY\n", "node.env:2:3: `JUSTAKEY` has no `=`"),
         (
             b"export A=1\n",
-            "node.env:1:1: `export A` is not a variable name",
+            "node.env:1:1: `export…` is not a variable name",
         ),
         (
             b"A=1\nA=2\n",
@@ -157,6 +157,47 @@ fn parser_errors_carry_file_line_and_column() {
         let e = parse(input, "node.env").unwrap_err().to_string();
         assert!(e.starts_with(want), "got {e:?}, want {want:?}");
     }
+}
+
+/// A value written where the syntax expects a name (a YAML-style `:`, a
+/// space instead of `=`) must never reach an error message: those end up in
+/// terminals and CI logs.
+#[test]
+fn syntax_errors_never_show_values() {
+    let secret = "K10SECRETVALUE";
+    let cases: Vec<Vec<u8>> = vec![
+        format!("K3S_TOKEN: {secret}\n").into_bytes(),
+        format!("K3S_TOKEN {secret}\n").into_bytes(),
+        format!("K3S_TOKEN:{secret}").into_bytes(),
+        format!("K3S_TOKEN {secret}=x\n").into_bytes(),
+        format!("K3S_TOKEN:{secret}=x").into_bytes(),
+        format!("A=1\nK3S_TOKEN=\"{secret}\nB=2\n").into_bytes(),
+        format!("K3S_TOKEN={secret}\nK3S_TOKEN={secret}\n").into_bytes(),
+        [format!("K3S_TOKEN={secret}").as_bytes(), b"\xff\n"].concat(),
+        format!("K3S_TOKEN={secret}\0\n").into_bytes(),
+    ];
+    for input in cases {
+        let e = parse(&input, "node.env").unwrap_err().to_string();
+        assert!(e.starts_with("node.env:"), "{e}");
+        assert!(!e.contains("K10SECRET"), "the value leaked: {e}");
+    }
+    let e = parse(format!("K3S_TOKEN: {secret}\n").as_bytes(), "node.env")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("node.env:1:1: `K3S_TOKEN…` has no `=`"),
+        "{e}"
+    );
+}
+
+/// A byte order mark is skipped, not read as part of the first name.
+#[test]
+fn byte_order_mark_is_skipped() {
+    let got = parse(b"\xef\xbb\xbfA=1\nB=2\n", "node.env").unwrap();
+    assert_eq!(got[0].key, "A");
+    assert_eq!(got[1].key, "B");
+    let e = parse(b"\xef\xbb\xbfA=1\n  JUSTAKEY\n", "node.env").unwrap_err();
+    assert!(e.to_string().starts_with("node.env:2:3:"), "{e}");
 }
 
 /// Thousands of random values over an alphabet of every character the
