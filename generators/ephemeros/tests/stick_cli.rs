@@ -375,6 +375,59 @@ fn bad_inputs_are_clear_errors_and_leave_nothing_behind() {
 }
 
 #[test]
+fn env_file_syntax_errors_never_print_values() {
+    let s = Scratch::new();
+    let base = ["build-stick", "--ssh-key", "key.pub", "--ignition-url", IGN];
+    for text in [
+        "K3S_TOKEN: K10SECRETVALUE\n",
+        "NODE_HOSTNAME=n1\nK3S_TOKEN K10SECRETVALUE\n",
+        "K3S_TOKEN:K10SECRETVALUE=1\n",
+        "K3S_TOKEN=\"K10SECRETVALUE\nrest\"\n",
+        "K3S_TOKEN=\"K10SECRETVALUE\n",
+        "K3S_TOKEN=K10SECRETVALUE\nK3S_TOKEN=K10SECRETVALUE\n",
+    ] {
+        std::fs::write(s.path("e.env"), text).unwrap();
+        let out = s.run(
+            &[&base[..], &["--env-file", "e.env", "x.img"]].concat(),
+            &[],
+        );
+        assert!(!out.status.success(), "{text:?} was accepted");
+        let err = all(&out);
+        assert!(err.contains("e.env:"), "{text:?}: no position in {err}");
+        assert!(
+            !err.contains("K10SECRET"),
+            "{text:?} leaked the value: {err}"
+        );
+        assert!(!s.path("x.img").exists());
+    }
+}
+
+#[test]
+fn a_target_in_a_missing_directory_names_the_directory() {
+    let s = Scratch::new();
+    let target = s.path("nodir/x.img");
+    let out = s.run(
+        &[
+            "build-stick",
+            "--ssh-key",
+            "key.pub",
+            "--ignition-url",
+            IGN,
+            target.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    let err = all(&out);
+    let dir = s.path("nodir");
+    assert!(
+        err.contains(&format!("{}: does not exist", dir.display())),
+        "{err}"
+    );
+    assert!(!err.contains(".tmp"), "{err}");
+}
+
+#[test]
 fn an_existing_file_that_is_not_a_stick_is_not_replaced_without_force() {
     let s = Scratch::new();
     std::fs::write(s.path("thesis.odt"), "precious").unwrap();

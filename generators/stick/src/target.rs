@@ -70,6 +70,16 @@ pub fn write_image_file(path: &Path, disk: &SparseDisk) -> Result<u64> {
     let name = path
         .file_name()
         .ok_or_else(|| Error::invalid(&path.display().to_string(), "is not a file name"))?;
+    // Said up front: otherwise the error would name our temporary file,
+    // which the user never asked for.
+    if !dir.is_dir() {
+        let reason = if dir.exists() {
+            "is not a directory, so the image cannot be created in it"
+        } else {
+            "does not exist: create the directory first or pick another path"
+        };
+        return Err(Error::invalid(&dir.display().to_string(), reason));
+    }
     let tmp = dir.join(format!(
         ".{}.ephemeros-{}.tmp",
         name.to_string_lossy(),
