@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use crate::diag::{Diagnostic, Report, Severity};
+use crate::snippet::{escape, snippet};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -33,9 +34,10 @@ pub fn render(report: &Report, file: &str, source: &str, format: Format) -> Stri
     out
 }
 
-/// Newlines in a message would break the one-line form.
+/// Newlines in a message would break the one-line form; other control
+/// characters (from quoted config values) must not reach the terminal.
 fn one_line(s: &str) -> String {
-    s.replace('\n', " ")
+    escape(&s.replace('\n', " "))
 }
 
 fn short(out: &mut String, d: &Diagnostic, file: &str) {
@@ -52,7 +54,7 @@ fn short(out: &mut String, d: &Diagnostic, file: &str) {
     };
     if let Some(p) = &d.path {
         if !p.0.is_empty() {
-            let _ = write!(out, " [at {p}]");
+            let _ = write!(out, " [at {}]", escape(&p.to_string()));
         }
     }
     out.push('\n');
@@ -60,7 +62,12 @@ fn short(out: &mut String, d: &Diagnostic, file: &str) {
 
 /// vcontext's `Entry.String()`, which butane prints for `--raw-errors`.
 fn raw(out: &mut String, d: &Diagnostic) {
-    let path = d.path.as_ref().filter(|p| !p.0.is_empty());
+    // Keys come from the config, so the path is escaped like messages.
+    let path = d
+        .path
+        .as_ref()
+        .filter(|p| !p.0.is_empty())
+        .map(|p| escape(&p.to_string()));
     let at = match (path, d.span) {
         (Some(p), Some(s)) => format!(" at {p}, line {} col {}", s.start.line, s.start.col),
         (None, Some(s)) => format!(" at line {} col {}", s.start.line, s.start.col),
@@ -88,12 +95,12 @@ fn human(out: &mut String, d: &Diagnostic, file: &str, source: &str, color: bool
         out,
         "{}{}",
         paint(&d.severity.to_string(), sev_color, color),
-        paint(&format!(": {}", d.message), BOLD, color)
+        paint(&format!(": {}", escape(&d.message)), BOLD, color)
     );
     let Some(span) = d.span else {
         let _ = writeln!(out, "  {} {file}", paint("-->", BLUE, color));
         if let Some(p) = &d.path {
-            let _ = writeln!(out, "  = at {p}");
+            let _ = writeln!(out, "  = at {}", escape(&p.to_string()));
         }
         out.push('\n');
         return;
@@ -110,43 +117,30 @@ fn human(out: &mut String, d: &Diagnostic, file: &str, source: &str, color: bool
     let bar = paint("|", BLUE, color);
     let _ = writeln!(out, "{pad} {bar}");
     let text = source.lines().nth(line_no - 1).unwrap_or("");
-    // Tabs would misalign the carets; show them as single spaces.
-    let shown: String = text
-        .chars()
-        .map(|c| if c == '\t' { ' ' } else { c })
-        .collect();
+    let start = span.start.col.saturating_sub(1);
+    let end = if span.end.line == span.start.line && span.end.col > span.start.col {
+        span.end.col - 1
+    } else {
+        usize::MAX
+    };
+    let shown = snippet(text, start, end);
     let _ = writeln!(
         out,
-        "{} {bar} {shown}",
-        paint(&line_no.to_string(), BLUE, color)
+        "{} {bar} {}",
+        paint(&line_no.to_string(), BLUE, color),
+        shown.text
     );
-    let width = shown.chars().count();
-    let start = span.start.col.saturating_sub(1).min(width);
-    let end = if span.end.line == span.start.line && span.end.col > span.start.col {
-        (span.end.col - 1).min(width)
-    } else {
-        width
-    };
-    // Trailing blanks are not worth underlining.
-    let visible_end = shown
-        .chars()
-        .take(end)
-        .collect::<String>()
-        .trim_end()
-        .chars()
-        .count()
-        .max(start + 1);
-    let carets = "^".repeat(visible_end - start);
+    let carets = "^".repeat(shown.end - shown.start);
     let _ = writeln!(
         out,
         "{pad} {bar} {}{}",
-        " ".repeat(start),
+        " ".repeat(shown.start),
         paint(&carets, sev_color, color)
     );
     if let Some(p) = &d.path {
         if !p.0.is_empty() {
             let _ = writeln!(out, "{pad} {bar}");
-            let _ = writeln!(out, "{pad} = at {p}");
+            let _ = writeln!(out, "{pad} = at {}", escape(&p.to_string()));
         }
     }
     out.push('\n');
