@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::diag::{Diagnostic, Report, Severity};
-use crate::snippet::{escape, snippet};
+use crate::snippet::{escape, snippet, source_line};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -116,7 +116,7 @@ fn human(out: &mut String, d: &Diagnostic, file: &str, source: &str, color: bool
     );
     let bar = paint("|", BLUE, color);
     let _ = writeln!(out, "{pad} {bar}");
-    let text = source.lines().nth(line_no - 1).unwrap_or("");
+    let text = source_line(source, line_no);
     let start = span.start.col.saturating_sub(1);
     let end = if span.end.line == span.start.line && span.end.col > span.start.col {
         span.end.col - 1

@@ -23,6 +23,24 @@ pub struct Snippet {
     pub end: usize,
 }
 
+/// Line `line_no` (1-based) of `source`, split as the YAML scanner splits
+/// lines (CR, LF or CRLF) and without a leading byte order mark, which
+/// positions do not count.
+pub fn source_line(source: &str, line_no: usize) -> &str {
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
+    let mut rest = source;
+    for _ in 1..line_no {
+        match rest.find(['\r', '\n']) {
+            Some(i) => {
+                let skip = if rest[i..].starts_with("\r\n") { 2 } else { 1 };
+                rest = &rest[i + skip..];
+            }
+            None => return "",
+        }
+    }
+    rest.find(['\r', '\n']).map_or(rest, |i| &rest[..i])
+}
+
 /// Characters that would be acted on or be invisible: C0/C1 controls and
 /// DEL, bidirectional overrides and isolates (they reorder what follows),
 /// zero-width and line-separator characters, noncharacters.
@@ -155,6 +173,13 @@ mod tests {
         // A span at the end of the line still gets one caret.
         let s = snippet("abc", 3, 3);
         assert_eq!((s.start, s.end), (3, 4));
+    }
+
+    #[test]
+    fn lines_split_at_cr_lf_and_crlf_without_the_bom() {
+        let src = "\u{feff}a: 1\rb: 2\r\nc: 3\n\nd";
+        let lines: Vec<&str> = (1..=6).map(|n| source_line(src, n)).collect();
+        assert_eq!(lines, ["a: 1", "b: 2", "c: 3", "", "d", ""]);
     }
 
     #[test]

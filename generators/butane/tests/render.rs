@@ -62,3 +62,14 @@ fn binary_garbage_line_is_escaped_and_clipped() {
     assert_terminal_safe(&out);
     assert!(out.len() < 600, "{} bytes:\n{out}", out.len());
 }
+
+#[test]
+fn bom_and_cr_line_breaks_keep_the_echoed_line_and_carets_right() {
+    let src = "\u{feff}variant: 1\rversion: 1.0.0\r";
+    let out = human(src);
+    assert!(out.contains("--> t.bu:1:10"), "{out}");
+    assert!(out.contains("1 | variant: 1\n  |          ^\n"), "{out}");
+    let src = "variant: flatcar\rversion: 1.0.0\rstorage: 5\r";
+    let out = human(src);
+    assert!(out.contains("3 | storage: 5\n  |          ^\n"), "{out}");
+}

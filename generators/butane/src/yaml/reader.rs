@@ -90,12 +90,26 @@ fn utf8_problem(rest: &[u8]) -> &'static str {
     "invalid Unicode character"
 }
 
-/// The position just after `before` (1-based line and character column).
+/// The position just after `before` (1-based line and character column),
+/// counted as the YAML scanner counts: CR, LF and CRLF each end a line, and
+/// a leading byte order mark is not part of the text.
 fn pos_after(before: &str) -> Pos {
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let before = before.strip_prefix('\u{feff}').unwrap_or(before);
+    let (mut line, mut col, mut prev_cr) = (1, 1, false);
+    for c in before.chars() {
+        match c {
+            '\n' if prev_cr => {}
+            '\n' | '\r' => {
+                line += 1;
+                col = 1;
+            }
+            _ => col += 1,
+        }
+        prev_cr = c == '\r';
+    }
     Pos {
-        line: before.matches('\n').count() + 1,
-        col: before[line_start..].chars().count() + 1,
+        line,
+        col,
         offset: before.chars().count(),
     }
 }
@@ -126,6 +140,17 @@ mod tests {
         assert_eq!(err("a: \u{9f}".as_bytes()), (msg, 1, 4));
         assert_eq!(err("a:\n\n  \u{fffe}".as_bytes()), (msg, 3, 3));
         assert_eq!(err("a: \u{ffff}".as_bytes()), (msg, 1, 4));
+    }
+
+    #[test]
+    fn positions_count_cr_and_crlf_breaks_and_skip_a_bom() {
+        let msg = "control characters are not allowed";
+        assert_eq!(err(b"a: 1\rb: 2\r\nc: \x01"), (msg, 3, 4));
+        assert_eq!(err(b"a: 1\r\n\r\nb\x01"), (msg, 3, 2));
+        assert_eq!(
+            err(b"\xef\xbb\xbfab: \xff"),
+            ("invalid leading UTF-8 octet", 1, 5)
+        );
     }
 
     #[test]
