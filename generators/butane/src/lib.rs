@@ -24,6 +24,7 @@ use std::path::PathBuf;
 pub use diag::{Diagnostic, Path, Report, Severity};
 pub use render::{render, Format};
 pub use schema::Version;
+pub use yaml::reader::source_text;
 
 #[derive(Clone, Debug, Default)]
 pub struct Options {
@@ -77,7 +78,7 @@ pub fn translate(source: &[u8], options: &Options) -> Result<Translated, Error> 
             return Err(Error::InvalidSource(report));
         }
     };
-    let root = match yaml::load(text) {
+    let root = match yaml::load(&text) {
         Ok((root, dups)) => {
             for e in dups {
                 report.error_at(

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use ephemeros_butane::{render, translate, Format, Options};
+use ephemeros_butane::{render, source_text, translate, Format, Options};
 
 /// xorshift64*: small, fast, reproducible from a seed.
 struct Rng(u64);
@@ -374,7 +374,7 @@ fn check_one(input: &[u8], seed: u64) -> bool {
         pretty: seed.is_multiple_of(2),
     };
     let run = || {
-        let text = String::from_utf8_lossy(input);
+        let text = source_text(input);
         match translate(input, &options) {
             Ok(t) => {
                 let v: serde_json::Value = serde_json::from_str(&t.json).expect("output is JSON");
@@ -392,8 +392,15 @@ fn check_one(input: &[u8], seed: u64) -> bool {
                     e.report().entries.iter().all(|d| d.span.is_some()),
                     "diagnostic without position"
                 );
-                render(e.report(), "f.bu", &text, Format::Human { color: false });
-                render(e.report(), "f.bu", &text, Format::Short);
+                let human = render(e.report(), "f.bu", &text, Format::Human { color: false });
+                let short = render(e.report(), "f.bu", &text, Format::Short);
+                // Input bytes must never reach the terminal as controls.
+                for out in [human, short] {
+                    assert!(
+                        !out.chars().any(|c| c.is_control() && c != '\n'),
+                        "raw control character in diagnostics:\n{out}"
+                    );
+                }
                 false
             }
         }

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ephemeros_butane::{render, translate, Format, Options};
+use ephemeros_butane::{render, source_text, translate, Format, Options};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -62,18 +62,13 @@ fn valid_configs_translate_to_their_golden_output() {
                     &format!("{}\n", t.json),
                     &mut failures,
                 );
-                let text = String::from_utf8_lossy(&src);
+                let text = source_text(&src);
                 let warn = render(&t.report, &name, &text, Format::Short);
                 check(&bu.with_extension("warn"), &warn, &mut failures);
             }
             Err(e) => failures.push(format!(
                 "{name} was rejected:\n{}",
-                render(
-                    e.report(),
-                    &name,
-                    &String::from_utf8_lossy(&src),
-                    Format::Short
-                )
+                render(e.report(), &name, &source_text(&src), Format::Short)
             )),
         }
     }
@@ -89,7 +84,7 @@ fn invalid_configs_are_rejected_with_positioned_errors() {
         match translate(&src, &options()) {
             Ok(_) => failures.push(format!("{name} was accepted")),
             Err(e) => {
-                let text = String::from_utf8_lossy(&src);
+                let text = source_text(&src);
                 let out = render(e.report(), &name, &text, Format::Short);
                 assert!(
                     e.report().entries.iter().all(|d| d.span.is_some()),
