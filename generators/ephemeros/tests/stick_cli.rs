@@ -427,6 +427,51 @@ fn a_target_in_a_missing_directory_names_the_directory() {
     assert!(!err.contains(".tmp"), "{err}");
 }
 
+/// Builds a default image with the test key and returns its path.
+fn default_image(s: &Scratch, name: &str) -> PathBuf {
+    let out = s.run(
+        &[
+            "build-stick",
+            "--ssh-key",
+            "key.pub",
+            "--ignition-url",
+            IGN,
+            name,
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", all(&out));
+    s.path(name)
+}
+
+/// Offset of the first 32-byte FAT directory entry with this 8.3 name and
+/// the directory attribute.
+fn dir_entry(img: &[u8], short_name: &[u8; 11]) -> usize {
+    img.windows(12)
+        .position(|w| &w[..11] == short_name && w[11] == 0x10)
+        .expect("directory entry present")
+}
+
+#[test]
+fn inspect_reports_a_directory_loop_instead_of_crashing() {
+    let s = Scratch::new();
+    let path = default_image(&s, "loop.img");
+    let mut img = std::fs::read(&path).unwrap();
+    // Point EFI/BOOT back at EFI: EFI/BOOT/BOOT/BOOT/... forever.
+    let efi = dir_entry(&img, b"EFI        ");
+    let boot = dir_entry(&img, b"BOOT       ");
+    let (hi, lo) = (
+        img[efi + 20..efi + 22].to_vec(),
+        img[efi + 26..efi + 28].to_vec(),
+    );
+    img[boot + 20..boot + 22].copy_from_slice(&hi);
+    img[boot + 26..boot + 28].copy_from_slice(&lo);
+    std::fs::write(&path, img).unwrap();
+    let out = s.run(&["inspect", "loop.img"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", all(&out));
+    assert!(all(&out).contains("a directory loop?"), "{}", all(&out));
+}
+
 #[test]
 fn an_existing_file_that_is_not_a_stick_is_not_replaced_without_force() {
     let s = Scratch::new();

@@ -175,7 +175,11 @@ fn read_file(fs: &Fs, path: &str) -> Option<std::io::Result<Vec<u8>>> {
 }
 
 fn read_esp(fs: &Fs, report: &mut Report) {
-    list_files(&fs.root_dir(), "", &mut report.esp_files);
+    let mut problems = Vec::new();
+    list_files(&fs.root_dir(), "", &mut report.esp_files, &mut problems);
+    report
+        .problems
+        .extend(problems.into_iter().map(|p| format!("ESP: {p}")));
     match read_file(fs, manifest::FILE_NAME) {
         Some(Ok(bytes)) => match Manifest::from_json(&bytes) {
             Ok(m) => report.manifest = Some(m),
@@ -207,8 +211,50 @@ fn read_esp(fs: &Fs, report: &mut Report) {
     }
 }
 
-fn list_files(dir: &fatfs::Dir<Slice<SparseDisk>>, prefix: &str, out: &mut Vec<FileInfo>) {
-    for entry in dir.iter().flatten() {
+/// Deepest directory nesting listed. Our sticks use three levels; a FAT
+/// directory that points back at an ancestor would otherwise recurse until
+/// the stack overflows, and fatfs does not expose cluster numbers to detect
+/// the loop itself.
+const MAX_DEPTH: usize = 16;
+/// Most entries listed per filesystem, so that a loop with many entries per
+/// level cannot make the listing explode before the depth limit stops it.
+const MAX_ENTRIES: usize = 10_000;
+
+/// Lists every file under `dir`; unreadable directories, loops and absurd
+/// trees are reported as problems rather than silently skipped.
+fn list_files(
+    dir: &fatfs::Dir<Slice<SparseDisk>>,
+    prefix: &str,
+    out: &mut Vec<FileInfo>,
+    problems: &mut Vec<String>,
+) {
+    let mut budget = MAX_ENTRIES;
+    list_dir(dir, prefix, 0, &mut budget, out, problems);
+}
+
+fn list_dir(
+    dir: &fatfs::Dir<Slice<SparseDisk>>,
+    prefix: &str,
+    depth: usize,
+    budget: &mut usize,
+    out: &mut Vec<FileInfo>,
+    problems: &mut Vec<String>,
+) {
+    let shown = if prefix.is_empty() { "/" } else { prefix };
+    if depth > MAX_DEPTH {
+        problems.push(format!(
+            "{shown}: directories nested more than {MAX_DEPTH} deep (a directory loop?)"
+        ));
+        return;
+    }
+    for entry in dir.iter() {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                problems.push(format!("{shown}: unreadable directory: {e}"));
+                return;
+            }
+        };
         let name = entry.file_name();
         if name == "."
             || name == ".."
@@ -218,9 +264,26 @@ fn list_files(dir: &fatfs::Dir<Slice<SparseDisk>>, prefix: &str, out: &mut Vec<F
         {
             continue;
         }
+        if *budget == 0 {
+            problems.push(format!(
+                "{shown}: more than {MAX_ENTRIES} directory entries (a directory loop?)"
+            ));
+            return;
+        }
+        *budget -= 1;
         let path = format!("{prefix}{name}");
         if entry.is_dir() {
-            list_files(&entry.to_dir(), &format!("{path}/"), out);
+            list_dir(
+                &entry.to_dir(),
+                &format!("{path}/"),
+                depth + 1,
+                budget,
+                out,
+                problems,
+            );
+            if *budget == 0 {
+                return;
+            }
         } else {
             out.push(FileInfo {
                 path,
@@ -232,7 +295,11 @@ fn list_files(dir: &fatfs::Dir<Slice<SparseDisk>>, prefix: &str, out: &mut Vec<F
 
 fn read_secrets(fs: &Fs, show: bool, report: &mut Report) {
     let mut listed = Vec::new();
-    list_files(&fs.root_dir(), "", &mut listed);
+    let mut problems = Vec::new();
+    list_files(&fs.root_dir(), "", &mut listed, &mut problems);
+    report
+        .problems
+        .extend(problems.into_iter().map(|p| format!("secrets: {p}")));
     for info in listed {
         let bytes = match read_file(fs, &info.path) {
             Some(Ok(b)) => b,
