@@ -68,11 +68,14 @@ pub fn translate(source: &[u8], options: &Options) -> Result<Translated, Error> 
     let text = match yaml::reader::check(source) {
         Ok(t) => t,
         Err(e) => {
+            // The span covers the one offending character.
+            let end = yaml::Pos {
+                col: e.pos.col + 1,
+                offset: e.pos.offset + 1,
+                ..e.pos
+            };
             report.error_at(
-                yaml::Span {
-                    start: e.pos,
-                    end: e.pos,
-                },
+                yaml::Span { start: e.pos, end },
                 format!("yaml: {}", e.message),
             );
             return Err(Error::InvalidSource(report));

@@ -27,9 +27,10 @@ fn raw_escape_sequence_in_the_source_line_is_shown_escaped() {
         .position(|l| l.starts_with("6 | "))
         .expect("source line");
     assert_eq!(lines[i], "6 |       mode: \\u{1b}]0;pwned\\u{7}");
-    // The caret sits under the escaped ESC, where the error points.
+    // The carets sit under the escaped ESC, where the error points.
     let caret = lines[i + 1].find('^').unwrap();
     assert_eq!(&lines[i][caret..caret + 6], "\\u{1b}", "{out}");
+    assert_eq!(&lines[i + 1][caret..], "^^^^^^", "{out}");
 }
 
 #[test]
