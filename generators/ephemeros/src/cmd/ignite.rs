@@ -103,7 +103,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         Format::Human { color }
     };
-    let text = String::from_utf8_lossy(&source);
+    let text = ephemeros_butane::source_text(&source);
     let result = ephemeros_butane::translate(&source, &options);
     let report = match &result {
         Ok(t) => &t.report,
