@@ -8,7 +8,7 @@ use gpt::mbr::ProtectiveMBR;
 use gpt::partition_types;
 
 use crate::error::{Error, Result};
-use crate::layout::{Layout, Placement, ALIGN, SECTOR};
+use crate::layout::{Extent, Layout, Placement, ALIGN, SECTOR};
 use crate::slice::Slice;
 use crate::sparse::SparseDisk;
 use crate::timestamp::FixedTime;
@@ -60,12 +60,26 @@ pub struct StickSpec<'a> {
 
 /// Builds the stick for a disk of `disk_size` bytes.
 pub fn build(spec: &StickSpec, disk_size: u64) -> Result<SparseDisk> {
+    build_over(spec, disk_size, &[])
+}
+
+/// Builds the stick for a disk that may hold an earlier stick whose secrets
+/// partitions were at `old_secrets`. Those ranges and the whole new secrets
+/// partition are written as zeros underneath the new contents: FAT only
+/// overwrites the clusters it uses, so otherwise an old node's token would
+/// survive in free clusters (or outside the new partitions) of a stick
+/// moved to another node.
+pub fn build_over(spec: &StickSpec, disk_size: u64, old_secrets: &[Extent]) -> Result<SparseDisk> {
     let place = spec.layout.place(disk_size)?;
     let mut disk = SparseDisk::new(disk_size);
     let wipe = |disk: &mut SparseDisk, offset: u64, len: u64| {
         disk.zero_range(offset, len)
             .map_err(Error::io("wiping old signatures"))
     };
+    for old in old_secrets {
+        wipe(&mut disk, old.start, old.len)?;
+    }
+    wipe(&mut disk, place.secrets.start, place.secrets.len)?;
     wipe(&mut disk, 0, WIPE_DISK_HEAD)?;
     wipe(
         &mut disk,

@@ -31,7 +31,9 @@ impl Default for Layout {
     fn default() -> Layout {
         Layout {
             esp_size: 64 * MIB,
-            secrets_size: 16 * MIB,
+            // The secrets are a few KiB; a small partition keeps wiping all
+            // of it on every rebuild cheap (see `image::build_over`).
+            secrets_size: MIB,
         }
     }
 }
@@ -182,12 +184,12 @@ mod tests {
     #[test]
     fn default_layout_fits_its_minimum_and_not_less() {
         let l = Layout::default();
-        assert_eq!(l.min_disk_size(), 82 * MIB);
+        assert_eq!(l.min_disk_size(), 67 * MIB);
         let p = l.place(l.min_disk_size()).unwrap();
         assert_eq!(p.esp.start, MIB);
         assert_eq!(p.secrets.start, 65 * MIB);
-        assert_eq!(p.secrets.end(), 81 * MIB);
-        assert!(l.place(81 * MIB).is_err());
+        assert_eq!(p.secrets.end(), 66 * MIB);
+        assert!(l.place(66 * MIB).is_err());
     }
 
     #[test]

@@ -28,5 +28,5 @@ pub mod timestamp;
 pub mod validate;
 
 pub use error::Error;
-pub use image::{build, StickSpec};
+pub use image::{build, build_over, StickSpec};
 pub use layout::Layout;

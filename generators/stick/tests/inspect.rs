@@ -30,9 +30,9 @@ fn inspect_reads_back_what_was_built_without_secret_values() {
     let fs1 = r.partitions[1].filesystem.as_ref().unwrap();
     assert_eq!(
         (fs1.fat_type.as_str(), fs1.label.as_str()),
-        ("FAT16", "secrets")
+        ("FAT12", "secrets")
     );
-    assert_eq!(r.partitions[1].size, 16 << 20);
+    assert_eq!(r.partitions[1].size, 1 << 20);
     assert_eq!(
         r.manifest.as_ref().unwrap(),
         &sample_manifest(&sample_secrets())

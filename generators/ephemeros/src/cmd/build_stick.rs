@@ -104,7 +104,7 @@ pub struct Args {
     )]
     pub ipxe_efi: Option<PathBuf>,
 
-    /// Size of a new image file [default: the smallest that fits, 82M]
+    /// Size of a new image file [default: the smallest that fits, 67M]
     #[arg(long, value_name = "SIZE", value_parser = parse_size, help_heading = "Stick")]
     pub size: Option<u64>,
 
@@ -113,7 +113,7 @@ pub struct Args {
     pub esp_size: u64,
 
     /// Size of the secrets partition
-    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "16M", help_heading = "Stick")]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "1M", help_heading = "Stick")]
     pub secrets_size: u64,
 
     /// Do not ask before writing a device
@@ -393,7 +393,10 @@ fn write_device(args: &Args, c: &Contents) -> Result<()> {
         confirm(&dev.name, stdin.is_terminal(), &mut stdin.lock())?;
     }
     let (file, size) = device::open_for_writing(path)?;
-    let disk = ephemeros_stick::build(&c.spec(), size)?;
+    // An earlier stick's secrets partitions are wiped whole, wherever they
+    // were, so no old node's token survives in free space.
+    let old_secrets = device::old_secrets(&file, size);
+    let disk = ephemeros_stick::build_over(&c.spec(), size, &old_secrets)?;
     let total = disk.planned_bytes();
     let mut bar = ProgressBar::new(std::io::stderr().is_terminal());
     let result = device::write_and_verify(&file, &disk, &mut |phase, done, total| {

@@ -10,7 +10,7 @@ mod write;
 
 pub use probe::{BlockDevice, Mount, PartitionEntry};
 pub use safety::{assess, Assessment};
-pub use write::{open_for_writing, write_and_verify, Phase};
+pub use write::{old_secrets, open_for_writing, write_and_verify, Phase};
 
 use std::path::PathBuf;
 

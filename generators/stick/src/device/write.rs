@@ -6,6 +6,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::layout::{Extent, SECTOR};
 use crate::sparse::SparseDisk;
 use crate::target::{verify_plan, write_plan};
 
@@ -47,6 +48,27 @@ fn device_size(file: &File) -> std::io::Result<u64> {
     let size = f.seek(SeekFrom::End(0))?;
     f.seek(SeekFrom::Start(0))?;
     Ok(size)
+}
+
+/// Where secrets partitions of an earlier stick on this device are, from its
+/// GPT (either header). Empty when the device holds no readable GPT: then
+/// nothing of ours is known to be there.
+pub fn old_secrets(file: &File, size: u64) -> Vec<Extent> {
+    let Ok(clone) = file.try_clone() else {
+        return Vec::new();
+    };
+    crate::inspect::read_partitions(clone, size)
+        .map(|parts| {
+            parts
+                .iter()
+                .filter(|p| p.name == crate::image::SECRETS_NAME)
+                .map(|p| Extent {
+                    start: p.first_lba * SECTOR,
+                    len: p.size,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Writes the plan, syncs, drops the device's cached pages so the check

@@ -52,7 +52,7 @@ pub fn run(sh: &Shell) -> Result<()> {
 
     let verdict = |ok: bool| if ok { "ok" } else { "MISSED" };
     println!(
-        "stick: complete default image file (82 MiB, real iPXE {:.0} KiB)",
+        "stick: complete default image file (67 MiB, real iPXE {:.0} KiB)",
         file_len(&ipxe) / 1024.0
     );
     println!(
@@ -188,7 +188,7 @@ fn time_shell_pipeline(ipxe: &Utf8PathBuf, dir: &camino::Utf8Path) -> Result<(f6
         vec![
             "truncate".into(),
             "-s".into(),
-            "82M".into(),
+            "67M".into(),
             img.to_string(),
         ],
         [
@@ -200,7 +200,7 @@ fn time_shell_pipeline(ipxe: &Utf8PathBuf, dir: &camino::Utf8Path) -> Result<(f6
             "-c",
             "1:EFI",
             "-n",
-            "2:0:+16M",
+            "2:0:+1M",
             "-t",
             "2:8300",
             "-c",
@@ -230,7 +230,7 @@ fn time_shell_pipeline(ipxe: &Utf8PathBuf, dir: &camino::Utf8Path) -> Result<(f6
             "--offset",
             "133120",
             img.as_str(),
-            "16384",
+            "1024",
         ]
         .map(String::from)
         .to_vec(),
