@@ -83,12 +83,27 @@ pub fn read_partitions(file: File, len: u64) -> Result<Vec<PartitionInfo>> {
     Ok(read_gpt(&mut disk)?.1)
 }
 
-fn read_gpt(disk: &mut SparseDisk) -> Result<(String, Vec<PartitionInfo>)> {
+/// The disk GUID, the used partitions, and what is wrong with the table
+/// even though it could be read: the gpt crate silently falls back to the
+/// backup header when the primary one is bad, which still leaves a stick
+/// that some firmware will not boot.
+fn read_gpt(disk: &mut SparseDisk) -> Result<(String, Vec<PartitionInfo>, Vec<String>)> {
     let gpt = gpt::GptConfig::new()
         .writable(false)
         .logical_block_size(gpt::disk::LogicalBlockSize::Lb512)
         .open_from_device(&mut *disk)
         .map_err(|e| Error::NotAStick(format!("no readable GPT partition table: {e}")))?;
+    let mut problems = Vec::new();
+    if let Err(e) = gpt.primary_header() {
+        problems.push(format!(
+            "the primary GPT header (sector 1) is damaged ({e}); only the backup at the end of the disk was readable"
+        ));
+    }
+    if let Err(e) = gpt.backup_header() {
+        problems.push(format!(
+            "the backup GPT header (last sector) is damaged or missing ({e}); is the image truncated?"
+        ));
+    }
     let parts = gpt
         .partitions()
         .iter()
@@ -100,11 +115,11 @@ fn read_gpt(disk: &mut SparseDisk) -> Result<(String, Vec<PartitionInfo>)> {
             type_name: type_name(&p.part_type_guid),
             first_lba: p.first_lba,
             last_lba: p.last_lba,
-            size: (p.last_lba + 1 - p.first_lba) * SECTOR,
+            size: (p.last_lba + 1).saturating_sub(p.first_lba) * SECTOR,
             filesystem: None,
         })
         .collect();
-    Ok((gpt.guid().to_string(), parts))
+    Ok((gpt.guid().to_string(), parts, problems))
 }
 
 fn type_name(t: &gpt::partition_types::Type) -> String {
@@ -122,7 +137,7 @@ type Fs<'a> = fatfs::FileSystem<Slice<'a, SparseDisk>>;
 /// Reads everything `ephemeros inspect` shows.
 pub fn inspect(file: File, len: u64, show_secrets: bool) -> Result<Report> {
     let mut disk = SparseDisk::over(file, len);
-    let (disk_guid, mut partitions) = read_gpt(&mut disk)?;
+    let (disk_guid, mut partitions, problems) = read_gpt(&mut disk)?;
     let mut report = Report {
         size: len,
         disk_guid,
@@ -132,10 +147,21 @@ pub fn inspect(file: File, len: u64, show_secrets: bool) -> Result<Report> {
         esp_files: Vec::new(),
         secrets: Vec::new(),
         secrets_shown: show_secrets,
-        problems: Vec::new(),
+        problems,
     };
     for part in partitions.iter_mut() {
         let start = part.first_lba * SECTOR;
+        // Reads past the end of the file would come back as zeros and
+        // look like empty space rather than missing data.
+        if start.saturating_add(part.size) > len {
+            report.problems.push(format!(
+                "partition {} ({}) ends at byte {}, past the end of the {len}-byte disk or image (truncated?)",
+                part.number,
+                part.name,
+                start.saturating_add(part.size)
+            ));
+            continue;
+        }
         let fs = match fatfs::FileSystem::new(
             Slice::new(&mut disk, start, part.size),
             fatfs::FsOptions::new(),
@@ -164,14 +190,52 @@ pub fn inspect(file: File, len: u64, show_secrets: bool) -> Result<Report> {
             report.problems.push(format!("no partition named `{name}`"));
         }
     }
+    if partitions
+        .iter()
+        .any(|p| p.name == SECRETS_NAME && p.filesystem.is_some())
+    {
+        expect_secret_files(&mut report);
+    }
     report.partitions = partitions;
     Ok(report)
 }
 
+/// The file's bytes; `None` when it does not exist. Any other failure
+/// (a damaged directory or cluster chain) is an error, not an absence.
 fn read_file(fs: &Fs, path: &str) -> Option<std::io::Result<Vec<u8>>> {
-    let mut file = fs.root_dir().open_file(path).ok()?;
+    let mut file = match fs.root_dir().open_file(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => return Some(Err(e)),
+    };
     let mut out = Vec::new();
     Some(file.read_to_end(&mut out).map(|_| out))
+}
+
+/// Files every stick's secrets volume has, and those its manifest says
+/// were configured (a disabled component's file is absent by design).
+fn expect_secret_files(report: &mut Report) {
+    let mut want = vec![files::REPRODUCE];
+    if let Some(m) = &report.manifest {
+        for (component, file) in [
+            ("k3s", files::K3S_ENV),
+            ("logexport", files::LOGEXPORT_ENV),
+            ("heartbeat", files::HEARTBEAT_ENV),
+            ("hostname", files::HOSTNAME),
+            ("ssh", files::AUTHORIZED_KEYS),
+        ] {
+            if m.components.get(component).is_some_and(|c| c.enabled) {
+                want.push(file);
+            }
+        }
+    }
+    for file in want {
+        if !report.secrets.iter().any(|s| s.name == file) {
+            report
+                .problems
+                .push(format!("the secrets volume has no {file}"));
+        }
+    }
 }
 
 fn read_esp(fs: &Fs, report: &mut Report) {
@@ -307,7 +371,13 @@ fn read_secrets(fs: &Fs, show: bool, report: &mut Report) {
                 report.problems.push(format!("secrets/{}: {e}", info.path));
                 continue;
             }
-            None => continue,
+            None => {
+                report.problems.push(format!(
+                    "secrets/{}: listed but cannot be opened",
+                    info.path
+                ));
+                continue;
+            }
         };
         let mut secret = SecretFile {
             name: info.path.clone(),

@@ -46,7 +46,8 @@ fn inspect_reads_back_what_was_built_without_secret_values() {
             "logexport_env",
             "heartbeat_env",
             "hostname",
-            "authorized_keys"
+            "authorized_keys",
+            "reproduce.sh"
         ]
     );
     let k3s = &r.secrets[0];
@@ -79,4 +80,85 @@ fn inspect_of_something_else_says_so() {
     let (f, len) = open(&p);
     let e = inspect(f, len, false).unwrap_err().to_string();
     assert!(e.contains("no readable GPT"), "{e}");
+}
+
+/// Damage `f` does to a fresh image, and what inspect must then say.
+fn damaged(what: &str, f: impl FnOnce(&mut Vec<u8>), want: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let img = build_image(&dir.path().join("stick.img"), None);
+    let mut bytes = std::fs::read(&img).unwrap();
+    f(&mut bytes);
+    std::fs::write(&img, bytes).unwrap();
+    let (file, len) = open(&img);
+    let r = inspect(file, len, false).unwrap();
+    assert!(
+        r.problems.iter().any(|p| p.contains(want)),
+        "{what}: want {want:?} among {:?}",
+        r.problems
+    );
+}
+
+#[test]
+fn damaged_images_are_not_sound() {
+    const MIB: usize = 1 << 20;
+    damaged(
+        "truncated to 65 MiB",
+        |b| b.truncate(65 * MIB),
+        "partition 2 (secrets) ends at byte",
+    );
+    damaged(
+        "truncated to 65 MiB",
+        |b| b.truncate(65 * MIB),
+        "the backup GPT header",
+    );
+    damaged(
+        "last sector missing",
+        |b| b.truncate(b.len() - 512),
+        "the backup GPT header (last sector) is damaged or missing",
+    );
+    damaged(
+        "primary GPT zeroed",
+        |b| b[512..34 * 512].fill(0),
+        "the primary GPT header (sector 1) is damaged",
+    );
+}
+
+/// Removes `name` from the secrets volume of the image at `img`.
+fn remove_secret(img: &std::path::Path, name: &str) {
+    use ephemeros_stick::slice::Slice;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(img)
+        .unwrap();
+    let fs = fatfs::FileSystem::new(
+        Slice::new(&mut file, 65 << 20, 1 << 20),
+        fatfs::FsOptions::new(),
+    )
+    .unwrap();
+    fs.root_dir().remove(name).unwrap();
+}
+
+#[test]
+fn missing_secret_files_are_problems() {
+    for (name, want) in [
+        ("reproduce.sh", "the secrets volume has no reproduce.sh"),
+        // The sample stick has an SSH key, so the file must be there.
+        (
+            "authorized_keys",
+            "the secrets volume has no authorized_keys",
+        ),
+        ("k3s_env", "the secrets volume has no k3s_env"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let img = build_image(&dir.path().join("stick.img"), None);
+        remove_secret(&img, name);
+        let (file, len) = open(&img);
+        let r = inspect(file, len, false).unwrap();
+        assert!(
+            r.problems.iter().any(|p| p == want),
+            "{name}: {:?}",
+            r.problems
+        );
+    }
 }

@@ -73,7 +73,12 @@ pub fn fake_ipxe() -> Vec<u8> {
 pub fn build_image(path: &Path, size: Option<u64>) -> PathBuf {
     let secrets = sample_secrets();
     let manifest_json = sample_manifest(&secrets).to_json();
-    let files = secrets.files().unwrap();
+    let mut files = secrets.files().unwrap();
+    // build-stick always adds it; inspect checks for it.
+    files.push((
+        "reproduce.sh".to_owned(),
+        b"#!/bin/sh\nexec ephemeros build-stick \"$@\"\n".to_vec(),
+    ));
     let ipxe = fake_ipxe();
     let layout = Layout::default();
     let spec = StickSpec {
