@@ -403,6 +403,36 @@ fn env_file_syntax_errors_never_print_values() {
 }
 
 #[test]
+fn source_date_epoch_out_of_rfc3339_range_is_refused() {
+    let s = Scratch::new();
+    let base = [
+        "build-stick",
+        "--ssh-key",
+        "key.pub",
+        "--ignition-url",
+        IGN,
+        "t.img",
+    ];
+    for bad in ["-99999999999", "-1", "253402300800"] {
+        let out = s.run(&base, &[("SOURCE_DATE_EPOCH", bad)]);
+        assert!(!out.status.success(), "{bad} accepted");
+        assert!(all(&out).contains("SOURCE_DATE_EPOCH"), "{}", all(&out));
+        assert!(all(&out).contains("out of range"), "{}", all(&out));
+        assert!(!s.path("t.img").exists());
+    }
+    for good in ["0", "253402300799"] {
+        let out = s.run(&base, &[("SOURCE_DATE_EPOCH", good)]);
+        assert!(out.status.success(), "{good}: {}", all(&out));
+        let built_at = s.inspect_json("t.img", false)["manifest"]["built_at"].clone();
+        let built_at = built_at.as_str().unwrap().to_owned();
+        assert!(
+            built_at == "1970-01-01T00:00:00Z" || built_at == "9999-12-31T23:59:59Z",
+            "{built_at}"
+        );
+    }
+}
+
+#[test]
 fn a_target_in_a_missing_directory_names_the_directory() {
     let s = Scratch::new();
     let target = s.path("nodir/x.img");

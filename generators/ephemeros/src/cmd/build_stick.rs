@@ -334,13 +334,24 @@ fn reproduce_args(s: &BootSettings, layout: Layout) -> Vec<String> {
     a
 }
 
+const MAX_EPOCH: i64 = 253_402_300_799;
+
 /// Unix seconds: SOURCE_DATE_EPOCH when set (reproducible builds), else now.
 fn build_time() -> Result<i64> {
     match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds")),
+        Ok(v) => {
+            let secs: i64 = v
+                .trim()
+                .parse()
+                .with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds"))?;
+            // The manifest's built_at is RFC 3339, which has four-digit
+            // years from 1970 on: 0 is 1970-01-01, the upper bound is
+            // 9999-12-31T23:59:59Z.
+            if !(0..=MAX_EPOCH).contains(&secs) {
+                bail!("SOURCE_DATE_EPOCH={secs} is out of range: give seconds since 1970 from 0 to {MAX_EPOCH} (year 9999)");
+            }
+            Ok(secs)
+        }
         Err(_) => Ok(SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .context("the system clock is before 1970")?
