@@ -433,6 +433,28 @@ fn source_date_epoch_out_of_rfc3339_range_is_refused() {
 }
 
 #[test]
+fn replacing_an_image_names_the_node_it_was_for() {
+    let s = Scratch::new();
+    let base = ["build-stick", "--ssh-key", "key.pub", "--ignition-url", IGN];
+    let first = s.run(
+        &[&base[..], &["--hostname", "old-node", "n.img"]].concat(),
+        &[],
+    );
+    assert!(first.status.success(), "{}", all(&first));
+    assert!(!all(&first).contains("Replacing"), "{}", all(&first));
+    let out = s.run(
+        &[&base[..], &["--hostname", "new-node", "n.img"]].concat(),
+        &[],
+    );
+    assert!(out.status.success(), "{}", all(&out));
+    assert!(
+        all(&out).contains("the stick image of node old-node"),
+        "{}",
+        all(&out)
+    );
+}
+
+#[test]
 fn a_target_in_a_missing_directory_names_the_directory() {
     let s = Scratch::new();
     let target = s.path("nodir/x.img");

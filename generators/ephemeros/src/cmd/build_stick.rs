@@ -5,7 +5,7 @@
 //! errors name settings, never their values.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -374,6 +374,11 @@ fn write_image(args: &Args, c: &Contents) -> Result<()> {
             path.display()
         );
     }
+    if path.exists() {
+        // Replacing a stick image needs no --force, but say whose it was so
+        // a mix-up between nodes' images shows.
+        eprintln!("Replacing {}: {}.", path.display(), previous_owner(path));
+    }
     let disk = ephemeros_stick::build(&c.spec(), size)?;
     let written = target::write_image_file(path, &disk)?;
     eprintln!(
@@ -384,6 +389,27 @@ fn write_image(args: &Args, c: &Contents) -> Result<()> {
         c.ipxe_path.display()
     );
     Ok(())
+}
+
+/// Which node an existing image was built for, from its manifest.
+fn previous_owner(path: &Path) -> String {
+    let Ok(file) = std::fs::File::open(path) else {
+        return "unreadable".into();
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if len == 0 {
+        return "an empty file".into();
+    }
+    let Ok(report) = ephemeros_stick::inspect::inspect(file, len, false) else {
+        return "a file that is not a stick image".into();
+    };
+    match report.manifest {
+        None => "a stick image without a readable manifest".into(),
+        Some(m) => match m.components.get("hostname").and_then(|c| c.detail.clone()) {
+            Some(h) => format!("the stick image of node {h}"),
+            None => "a stick image without a hostname".into(),
+        },
+    }
 }
 
 fn write_device(args: &Args, c: &Contents) -> Result<()> {
