@@ -3,7 +3,8 @@
 
 mod cmd;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -38,7 +39,17 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+    if let Command::BuildStick(args) = &mut cli.command {
+        // clap fills --ignition-url from IGN_PATH too, but for build-stick an
+        // --env-file ranks between the flag and the environment, so it must
+        // know where the value came from.
+        args.ignition_url_on_command_line = matches
+            .subcommand_matches("build-stick")
+            .and_then(|m| m.value_source("ignition_url"))
+            == Some(ValueSource::CommandLine);
+    }
     let result = match cli.command {
         Command::BuildStick(args) => cmd::build_stick::run(*args),
         Command::Inspect(args) => cmd::inspect::run(args),

@@ -59,6 +59,11 @@ pub struct Args {
     #[arg(value_name = "TARGET")]
     pub target: PathBuf,
 
+    /// Whether --ignition-url came from the command line rather than IGN_PATH
+    /// (set by main from clap's value source; flag > --env-file > environment).
+    #[arg(skip)]
+    pub ignition_url_on_command_line: bool,
+
     #[command(flatten)]
     pub boot: BootArgs,
 
@@ -200,7 +205,7 @@ fn gather(args: &Args) -> Result<Source> {
         flags.settings.insert(k.clone(), v.clone());
     }
     flags.ssh_key_path = args.ssh_key.clone();
-    if flag_given("--ignition-url") {
+    if args.ignition_url_on_command_line {
         flags.ign_path = args.boot.ignition_url.clone();
     }
 
@@ -218,15 +223,6 @@ fn gather(args: &Args) -> Result<Source> {
         inputs::from_environment(std::env::vars_os())?
     };
     Ok(flags.over(file.over(env)))
-}
-
-/// Whether `flag` was given on the command line (clap merges IGN_PATH from
-/// the environment into the same field, but the env file must rank between).
-fn flag_given(flag: &str) -> bool {
-    std::env::args_os().any(|a| {
-        a.to_str()
-            .is_some_and(|a| a == flag || a.starts_with(&format!("{flag}=")))
-    })
 }
 
 fn prepare(args: &Args, layout: Layout) -> Result<Contents> {
