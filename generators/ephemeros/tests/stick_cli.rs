@@ -126,7 +126,7 @@ fn build_then_inspect_round_trips_without_showing_secrets() {
 
     let meta = std::fs::metadata(s.path("node1.img")).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
-    assert_eq!(meta.len(), 67 << 20);
+    assert_eq!(meta.len(), 43 << 20);
 
     let text = s.run(&["inspect", "node1.img"], &[]);
     assert!(text.status.success(), "{}", all(&text));
@@ -334,7 +334,7 @@ fn bad_inputs_are_clear_errors_and_leave_nothing_behind() {
         (
             vec!["--size", "40M"],
             vec![],
-            "the stick needs at least 67 MiB",
+            "the stick needs at least 43 MiB",
         ),
     ] {
         let mut args = base.to_vec();

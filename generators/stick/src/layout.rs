@@ -30,7 +30,11 @@ pub struct Layout {
 impl Default for Layout {
     fn default() -> Layout {
         Layout {
-            esp_size: 64 * MIB,
+            // A little over FAT32's minimum (MIN_ESP) with room for several
+            // iPXE builds: on a device both FATs are written in full (stale
+            // entries would corrupt the new volume), so the ESP's size is
+            // most of what a rebuild writes.
+            esp_size: 40 * MIB,
             // The secrets are a few KiB; a small partition keeps wiping all
             // of it on every rebuild cheap (see `image::build_over`).
             secrets_size: MIB,
@@ -184,12 +188,12 @@ mod tests {
     #[test]
     fn default_layout_fits_its_minimum_and_not_less() {
         let l = Layout::default();
-        assert_eq!(l.min_disk_size(), 67 * MIB);
+        assert_eq!(l.min_disk_size(), 43 * MIB);
         let p = l.place(l.min_disk_size()).unwrap();
         assert_eq!(p.esp.start, MIB);
-        assert_eq!(p.secrets.start, 65 * MIB);
-        assert_eq!(p.secrets.end(), 66 * MIB);
-        assert!(l.place(66 * MIB).is_err());
+        assert_eq!(p.secrets.start, 41 * MIB);
+        assert_eq!(p.secrets.end(), 42 * MIB);
+        assert!(l.place(42 * MIB).is_err());
     }
 
     #[test]

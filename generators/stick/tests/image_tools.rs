@@ -35,10 +35,10 @@ fn sgdisk_verifies_the_partition_table() {
         .map(|l| l.split_whitespace().collect())
         .collect();
     assert_eq!(rows.len(), 2, "{t}");
-    assert_eq!(&rows[0][..3], ["1", "2048", "133119"], "{t}");
+    assert_eq!(&rows[0][..3], ["1", "2048", "83967"], "{t}");
     assert_eq!(rows[0][5], "EF00", "{t}");
     assert_eq!(rows[0][6], "EFI", "{t}");
-    assert_eq!(&rows[1][..3], ["2", "133120", "135167"], "{t}");
+    assert_eq!(&rows[1][..3], ["2", "83968", "86015"], "{t}");
     assert_eq!(rows[1][5], "8300", "{t}");
     assert_eq!(rows[1][6], "secrets", "{t}");
     // The protective MBR: one 0xEE entry from LBA 1 covering the disk.
@@ -65,8 +65,8 @@ fn fsck_fat_finds_both_filesystems_clean() {
     let dir = tempfile::tempdir().unwrap();
     let img = build_image(&dir.path().join("stick.img"), None);
     for (name, start, len, fat) in [
-        ("esp", MIB, 64 * MIB, "32"),
-        ("secrets", 65 * MIB, MIB, "12"),
+        ("esp", MIB, 40 * MIB, "32"),
+        ("secrets", 41 * MIB, MIB, "12"),
     ] {
         let part = dir.path().join(format!("{name}.fat"));
         extract(&img, start, len, &part);
@@ -93,7 +93,7 @@ fn mtools_see_the_files_and_labels() {
     let dir = tempfile::tempdir().unwrap();
     let img = build_image(&dir.path().join("stick.img"), None);
     let esp = format!("{}@@{}", img.display(), MIB);
-    let secrets = format!("{}@@{}", img.display(), 65 * MIB);
+    let secrets = format!("{}@@{}", img.display(), 41 * MIB);
     let Some(out) = run_tool("mdir", &["-i", &esp, "-/", "-b", "::"]) else {
         return;
     };
@@ -191,7 +191,7 @@ fn writing_only_the_plan_over_a_used_stick_leaves_a_clean_stick() {
         return;
     };
     assert!(text(&out).contains("No problems found"), "{}", text(&out));
-    for (name, start, len) in [("esp", MIB, 64 * MIB), ("secrets", 65 * MIB, MIB)] {
+    for (name, start, len) in [("esp", MIB, 40 * MIB), ("secrets", 41 * MIB, MIB)] {
         let part = dir.path().join(name);
         extract(&path, start, len, &part);
         let Some(out) = run_tool("fsck.fat", &["-n", part.to_str().unwrap()]) else {

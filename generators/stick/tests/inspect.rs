@@ -102,13 +102,13 @@ fn damaged(what: &str, f: impl FnOnce(&mut Vec<u8>), want: &str) {
 fn damaged_images_are_not_sound() {
     const MIB: usize = 1 << 20;
     damaged(
-        "truncated to 65 MiB",
-        |b| b.truncate(65 * MIB),
+        "truncated to 41 MiB",
+        |b| b.truncate(41 * MIB),
         "partition 2 (secrets) ends at byte",
     );
     damaged(
-        "truncated to 65 MiB",
-        |b| b.truncate(65 * MIB),
+        "truncated to 41 MiB",
+        |b| b.truncate(41 * MIB),
         "the backup GPT header",
     );
     damaged(
@@ -132,7 +132,7 @@ fn remove_secret(img: &std::path::Path, name: &str) {
         .open(img)
         .unwrap();
     let fs = fatfs::FileSystem::new(
-        Slice::new(&mut file, 65 << 20, 1 << 20),
+        Slice::new(&mut file, 41 << 20, 1 << 20),
         fatfs::FsOptions::new(),
     )
     .unwrap();

@@ -109,12 +109,12 @@ pub struct Args {
     )]
     pub ipxe_efi: Option<PathBuf>,
 
-    /// Size of a new image file [default: the smallest that fits, 67M]
+    /// Size of a new image file [default: the smallest that fits, 43M]
     #[arg(long, value_name = "SIZE", value_parser = parse_size, help_heading = "Stick")]
     pub size: Option<u64>,
 
     /// Size of the EFI system partition (FAT32)
-    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "64M", help_heading = "Stick")]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "40M", help_heading = "Stick")]
     pub esp_size: u64,
 
     /// Size of the secrets partition

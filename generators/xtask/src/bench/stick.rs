@@ -52,7 +52,7 @@ pub fn run(sh: &Shell) -> Result<()> {
 
     let verdict = |ok: bool| if ok { "ok" } else { "MISSED" };
     println!(
-        "stick: complete default image file (67 MiB, real iPXE {:.0} KiB)",
+        "stick: complete default image file (43 MiB, real iPXE {:.0} KiB)",
         file_len(&ipxe) / 1024.0
     );
     println!(
@@ -183,18 +183,18 @@ fn time_shell_pipeline(ipxe: &Utf8PathBuf, dir: &camino::Utf8Path) -> Result<(f6
     let img = dir.join("pipeline.img");
     let f = |name: &str| files.join(name).into_string();
     let esp = format!("{img}@@1M");
-    let sec = format!("{img}@@65M");
+    let sec = format!("{img}@@41M");
     let steps: Vec<Vec<String>> = vec![
         vec![
             "truncate".into(),
             "-s".into(),
-            "67M".into(),
+            "43M".into(),
             img.to_string(),
         ],
         [
             "sgdisk",
             "-n",
-            "1:2048:+64M",
+            "1:2048:+40M",
             "-t",
             "1:EF00",
             "-c",
@@ -219,7 +219,7 @@ fn time_shell_pipeline(ipxe: &Utf8PathBuf, dir: &camino::Utf8Path) -> Result<(f6
             "--offset",
             "2048",
             img.as_str(),
-            "65536",
+            "40960",
         ]
         .map(String::from)
         .to_vec(),
@@ -228,7 +228,7 @@ fn time_shell_pipeline(ipxe: &Utf8PathBuf, dir: &camino::Utf8Path) -> Result<(f6
             "-n",
             "SECRETS",
             "--offset",
-            "133120",
+            "83968",
             img.as_str(),
             "1024",
         ]

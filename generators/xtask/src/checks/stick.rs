@@ -71,7 +71,7 @@ pub fn run(sh: &Shell) -> Result<()> {
         check_image(sh, &img, &dir, arch)?;
 
         let esp = format!("{img}@@{MIB}");
-        let secrets = format!("{img}@@{}", 65 * MIB);
+        let secrets = format!("{img}@@{}", 41 * MIB);
         let listing = cmd!(sh, "mdir -i {esp} -/ -b ::").read()?;
         for want in [
             format!("::/EFI/BOOT/{boot_file}"),
@@ -178,7 +178,7 @@ fn device_write(
 fn check_image(sh: &Shell, img: &Utf8Path, dir: &Utf8Path, arch: &str) -> Result<()> {
     let v = cmd!(sh, "sgdisk -v {img}").read()?;
     ensure!(v.contains("No problems found"), "{arch}: sgdisk -v:\n{v}");
-    for (name, start, len) in [("esp", MIB, 64 * MIB), ("secrets", 65 * MIB, MIB)] {
+    for (name, start, len) in [("esp", MIB, 40 * MIB), ("secrets", 41 * MIB, MIB)] {
         let part = dir.join(format!("{arch}-{name}.fat"));
         extract(img, start, len, &part)?;
         let out = cmd!(sh, "fsck.fat -n {part}").ignore_status().output()?;
