@@ -515,6 +515,28 @@ impl ProgressBar {
 mod tests {
     use super::*;
 
+    /// The flags' defaults are spelled out for `--help`; the layout's
+    /// defaults live in the library. They must not drift apart.
+    #[test]
+    fn flag_defaults_are_the_library_layout() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: Args,
+        }
+        let args = <Cli as clap::Parser>::try_parse_from(["x", "t.img"])
+            .unwrap()
+            .args;
+        let layout = Layout::default();
+        assert_eq!(args.esp_size, layout.esp_size);
+        assert_eq!(args.secrets_size, layout.secrets_size);
+        let help = <Cli as clap::CommandFactory>::command()
+            .render_help()
+            .to_string();
+        let min = format!("the smallest that fits, {}M", layout.min_disk_size() / MIB);
+        assert!(help.contains(&min), "{help}");
+    }
+
     #[test]
     fn k3s_flag_parsing() {
         assert_eq!(
