@@ -27,6 +27,8 @@ impl Scratch {
         // --print-command only checks that the firmware files exist.
         std::fs::write(dir.join("code.fd"), b"code").unwrap();
         std::fs::write(dir.join("vars.fd"), b"vars").unwrap();
+        // Never started: --print-command with a forced accelerator probes nothing.
+        std::fs::write(dir.join("qemu-system-x86_64"), b"#!/bin/sh\nexit 99\n").unwrap();
         let out = Command::new(BIN)
             .current_dir(&dir)
             .env("HOME", &dir)
@@ -100,8 +102,10 @@ fn cases(s: &Scratch) -> Vec<(&'static str, Vec<String>)> {
             v(&[
                 "qemu",
                 "--print-command",
+                "--accel",
+                "tcg",
                 "--qemu",
-                "/bin/true",
+                &s.path("qemu-system-x86_64"),
                 "--ovmf-code",
                 &s.path("code.fd"),
                 "--ovmf-vars",

@@ -24,6 +24,12 @@ pub use error::Error;
 pub use kernel_args::{expected_proc_cmdline, kernel_args, kernel_command_line};
 pub use script::{render, Template};
 
+/// How the built-in script begins the line that says why it gives up,
+/// before it powers off or reboots. A launcher that sees the guest end can
+/// tell "the boot script gave up" from "the node shut down" by it (user
+/// templates that want the same should print it too).
+pub const GIVE_UP: &str = "ephemeros: giving up:";
+
 /// Flatcar release channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Channel {

@@ -1,6 +1,6 @@
 //! User templates: rendering, and errors that name the template and line.
 
-use ephemeros_ipxe::{lint, BootSettings, Error, Template};
+use ephemeros_ipxe::{lint, BootSettings, Error, Template, GIVE_UP};
 
 fn settings() -> BootSettings {
     BootSettings {
@@ -132,4 +132,22 @@ fn lint_flags_an_initrd_the_kernel_cannot_find() {
         .render(&settings())
         .unwrap();
     assert_eq!(lint::check_rendered(&script, &settings()).unwrap(), vec![]);
+}
+
+#[test]
+fn every_way_the_builtin_script_gives_up_says_so_with_the_marker() {
+    let script = Template::builtin().render(&settings()).unwrap();
+    let lines: Vec<&str> = script.lines().collect();
+    let labels: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].starts_with(":give_up_") && lines[i] != ":give_up_now")
+        .collect();
+    assert_eq!(labels.len(), 3, "dhcp, download, boot: {labels:?}");
+    for i in labels {
+        let said = lines[i + 1];
+        assert!(
+            said.starts_with(&format!("echo {GIVE_UP} ")),
+            "{}: {said}",
+            lines[i]
+        );
+    }
 }

@@ -27,8 +27,12 @@ pub enum DiskBus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Serial {
     /// Serial console multiplexed with the monitor on the terminal
-    /// (Ctrl-A X quits, Ctrl-A C switches to the monitor).
-    Terminal,
+    /// (Ctrl-A X quits, Ctrl-A C switches to the monitor); with `log`, qemu
+    /// also copies everything the guest prints there to that file, which is
+    /// how a supervisor sees the console of an interactive run.
+    Terminal {
+        log: Option<PathBuf>,
+    },
     /// Serial output appended to a file (the e2e log).
     File(PathBuf),
     None,
@@ -84,7 +88,7 @@ impl VmSpec {
             cpus: 2,
             accel: Accel::Tcg,
             forwards: Vec::new(),
-            serial: Serial::Terminal,
+            serial: Serial::Terminal { log: None },
             display: Display::None,
             no_reboot: true,
             extra: Vec::new(),
@@ -94,14 +98,7 @@ impl VmSpec {
     /// The arguments after the program name.
     pub fn args(&self) -> Vec<OsString> {
         let mut a = Args::default();
-        let accel = match self.accel {
-            Accel::Kvm => "kvm",
-            Accel::Tcg => "tcg",
-        };
-        a.push(["-machine", &format!("q35,accel={accel}")]);
-        if self.accel == Accel::Kvm {
-            a.push(["-cpu", "host"]);
-        }
+        a.0.extend(machine_args(self.accel));
         a.push(["-m", &self.memory_mib.to_string()]);
         a.push(["-smp", &self.cpus.to_string()]);
 
@@ -143,7 +140,15 @@ impl VmSpec {
         a.push(["-device", "virtio-net-pci,netdev=net0"]);
 
         match &self.serial {
-            Serial::Terminal => a.push(["-serial", "mon:stdio"]),
+            Serial::Terminal { log: None } => a.push(["-serial", "mon:stdio"]),
+            // `mon:stdio` spelled out, to add the log file.
+            Serial::Terminal { log: Some(path) } => {
+                a.pair(
+                    "-chardev",
+                    opt_with_path("stdio,id=con0,mux=on,logfile=", path),
+                );
+                a.push(["-serial", "chardev:con0", "-mon", "chardev=con0"]);
+            }
             Serial::File(path) => {
                 a.pair("-chardev", opt_with_path("file,id=serial0,path=", path));
                 a.push(["-serial", "chardev:serial0"]);
@@ -179,6 +184,29 @@ impl VmSpec {
     }
 }
 
+impl Accel {
+    /// qemu's name for it (`-machine accel=…`, `--accel …`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Accel::Kvm => "kvm",
+            Accel::Tcg => "tcg",
+        }
+    }
+}
+
+/// Machine type, accelerator and CPU model: shared by every VM and the KVM
+/// probe, so the probe tests exactly what a run will ask KVM for.
+pub(crate) fn machine_args(accel: Accel) -> Vec<OsString> {
+    let mut a = vec![
+        OsString::from("-machine"),
+        format!("q35,accel={}", accel.name()).into(),
+    ];
+    if accel == Accel::Kvm {
+        a.extend(["-cpu".into(), "host".into()]);
+    }
+    a
+}
+
 #[derive(Default)]
 struct Args(Vec<OsString>);
 
@@ -194,7 +222,7 @@ impl Args {
 
 /// qemu's option syntax splits on commas; a comma inside a value is written
 /// twice. Paths are otherwise passed through byte for byte.
-fn opt_with_path(prefix: &str, path: &Path) -> OsString {
+pub(crate) fn opt_with_path(prefix: &str, path: &Path) -> OsString {
     use std::os::unix::ffi::{OsStrExt, OsStringExt};
     let mut bytes = prefix.as_bytes().to_vec();
     for &b in path.as_os_str().as_bytes() {
@@ -312,6 +340,23 @@ mod tests {
                 "{absent} in {joined}"
             );
         }
+    }
+
+    #[test]
+    fn a_terminal_console_with_a_log_is_mon_stdio_spelled_out() {
+        let mut s = spec();
+        s.serial = Serial::Terminal {
+            log: Some("/run/x,y/console.log".into()),
+        };
+        let joined = argv(&s).join(" ");
+        assert!(
+            joined.contains(
+                "-chardev stdio,id=con0,mux=on,logfile=/run/x,,y/console.log \
+                 -serial chardev:con0 -mon chardev=con0"
+            ),
+            "{joined}"
+        );
+        assert!(!joined.contains("mon:stdio"), "{joined}");
     }
 
     #[test]

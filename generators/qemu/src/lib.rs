@@ -7,19 +7,26 @@
 //!   well-known paths);
 //! - [`command`]: a [`VmSpec`] turned into qemu's exact argv;
 //! - [`run`]: starting qemu with a hard timeout;
-//! - [`kvm`]: whether KVM really works here (it often does not in CI VMs);
-//! - [`console`]: cleaning a serial log of terminal escapes.
+//! - [`kvm`]: whether KVM really works here for OVMF (it often does not in
+//!   CI VMs);
+//! - [`launch`]: running a VM under the chosen accelerator, falling back to
+//!   TCG when KVM fails at run time;
+//! - [`console`]: cleaning a serial log of terminal escapes;
+//! - [`fake`]: a stand-in qemu for tests.
 
 pub mod command;
 pub mod console;
 pub mod discover;
+pub mod fake;
 pub mod kvm;
+pub mod launch;
 pub mod run;
 
 use std::path::PathBuf;
 
 pub use command::{Accel, DiskBus, Display, Serial, VmSpec};
 pub use discover::{Firmware, Tools};
+pub use launch::{run_vm, AccelChoice, AccelPlan, VmRun, Watch};
 pub use run::{Outcome, RunResult};
 
 /// Environment variables naming the tools (contract shared with the Nix flake).
@@ -51,6 +58,11 @@ pub enum Error {
     },
     #[error("waiting for qemu: {0}")]
     Wait(std::io::Error),
+    #[error(
+        "the guest failed under KVM: {reason}; KVM was forced (--accel kvm): \
+         use --accel tcg, or --accel auto to fall back to TCG by itself"
+    )]
+    KvmFailed { reason: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -6,9 +6,10 @@
 //! still there a few seconds later.
 
 use std::fs;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -54,9 +55,9 @@ pub fn run_captured(cmd: Command, timeout: Duration) -> Result<RunResult> {
 pub fn run_watched(
     cmd: Command,
     timeout: Duration,
-    stop: impl FnMut() -> bool,
+    mut stop: impl FnMut() -> bool,
 ) -> Result<RunResult> {
-    run_with_stdout(cmd, Stdio::null(), timeout, stop)
+    supervise(cmd, Attach::Detached, Some(timeout), |_| stop())
 }
 
 /// Like [`run_watched`], with the command's standard output appended to
@@ -65,20 +66,49 @@ pub fn run_logged(
     cmd: Command,
     log: std::fs::File,
     timeout: Duration,
-    stop: impl FnMut() -> bool,
-) -> Result<RunResult> {
-    run_with_stdout(cmd, Stdio::from(log), timeout, stop)
-}
-
-fn run_with_stdout(
-    mut cmd: Command,
-    stdout: Stdio,
-    timeout: Duration,
     mut stop: impl FnMut() -> bool,
 ) -> Result<RunResult> {
-    cmd.stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(Stdio::piped());
+    supervise(cmd, Attach::Log(log), Some(timeout), |_| stop())
+}
+
+/// Where a supervised child's standard streams go.
+pub(crate) enum Attach {
+    /// stdin and stdout on /dev/null, stderr captured.
+    Detached,
+    /// stdin on /dev/null, stdout appended to a file, stderr captured.
+    Log(std::fs::File),
+    /// stdin and stdout on the user's terminal; stderr captured and also
+    /// copied to ours line by line, so qemu's warnings still show while the
+    /// supervisor reads them (a KVM failure is recognised in them).
+    Terminal,
+}
+
+/// What a poll sees of the running child.
+pub(crate) struct Progress<'a> {
+    /// Everything the child wrote to stderr so far.
+    pub stderr: &'a str,
+}
+
+/// Starts `cmd`, then polls `stop` every 50 ms until the child exits,
+/// `stop` says so (then the child is terminated: [`Outcome::Stopped`]) or
+/// the deadline passes ([`Outcome::TimedOut`]).
+pub(crate) fn supervise(
+    mut cmd: Command,
+    attach: Attach,
+    timeout: Option<Duration>,
+    mut stop: impl FnMut(&Progress) -> bool,
+) -> Result<RunResult> {
+    let forward = matches!(attach, Attach::Terminal);
+    match attach {
+        Attach::Detached => {
+            cmd.stdin(Stdio::null()).stdout(Stdio::null());
+        }
+        Attach::Log(file) => {
+            cmd.stdin(Stdio::null()).stdout(Stdio::from(file));
+        }
+        Attach::Terminal => {}
+    }
+    cmd.stderr(Stdio::piped());
     die_with_parent(&mut cmd);
     let program = PathBuf::from(cmd.get_program());
     let start = Instant::now();
@@ -86,21 +116,52 @@ fn run_with_stdout(
         program: program.clone(),
         error,
     })?;
+    let stderr = Arc::new(Mutex::new(String::new()));
     // Read stderr on a thread: a full pipe would otherwise block qemu.
-    let mut pipe = child.stderr.take().expect("stderr is piped");
-    let reader = thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = pipe.read_to_end(&mut buf);
-        String::from_utf8_lossy(&buf).into_owned()
-    });
-    let outcome = wait_with_deadline(&mut child, start, timeout, &mut stop)?;
+    let pipe = child.stderr.take().expect("stderr is piped");
+    let reader = {
+        let stderr = Arc::clone(&stderr);
+        thread::spawn(move || read_stderr(pipe, &stderr, forward))
+    };
+    let outcome = wait_with_deadline(&mut child, start, timeout, &mut || {
+        let text = stderr.lock().map(|s| s.clone()).unwrap_or_default();
+        stop(&Progress { stderr: &text })
+    })?;
     let elapsed = start.elapsed();
-    let stderr = reader.join().unwrap_or_default();
+    let _ = reader.join();
+    let stderr = stderr.lock().map(|s| s.clone()).unwrap_or_default();
     Ok(RunResult {
         outcome,
         elapsed,
         stderr,
     })
+}
+
+/// Text after which qemu's stderr is a register dump: when forwarding to
+/// the terminal, the supervisor's one-line explanation replaces it.
+pub(crate) const KVM_INTERNAL_ERROR: &str = "KVM internal error";
+
+fn read_stderr(pipe: impl Read, into: &Mutex<String>, forward: bool) {
+    let mut reader = BufReader::new(pipe);
+    let mut line = Vec::new();
+    let mut quiet = false;
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let text = String::from_utf8_lossy(&line);
+        quiet |= text.contains(KVM_INTERNAL_ERROR);
+        if forward && !quiet {
+            let mut err = std::io::stderr().lock();
+            let _ = err.write_all(&line);
+            let _ = err.flush();
+        }
+        if let Ok(mut all) = into.lock() {
+            all.push_str(&text);
+        }
+    }
 }
 
 /// The child gets SIGTERM when the thread that started it ends, so a VM
@@ -120,30 +181,10 @@ fn die_with_parent(cmd: &mut Command) {
     }
 }
 
-/// Runs `cmd` on the user's terminal (serial console and monitor there),
-/// with an optional deadline.
-pub fn run_interactive(mut cmd: Command, timeout: Option<Duration>) -> Result<RunResult> {
-    die_with_parent(&mut cmd);
-    let program = PathBuf::from(cmd.get_program());
-    let start = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .map_err(|error| Error::Spawn { program, error })?;
-    let outcome = match timeout {
-        Some(t) => wait_with_deadline(&mut child, start, t, &mut || false)?,
-        None => Outcome::Exited(child.wait().map_err(Error::Wait)?),
-    };
-    Ok(RunResult {
-        outcome,
-        elapsed: start.elapsed(),
-        stderr: String::new(),
-    })
-}
-
 fn wait_with_deadline(
     child: &mut Child,
     start: Instant,
-    timeout: Duration,
+    timeout: Option<Duration>,
     stop: &mut dyn FnMut() -> bool,
 ) -> Result<Outcome> {
     // Whatever happens here (an error, a panic in `stop`), qemu must not
@@ -157,7 +198,7 @@ fn wait_with_deadline(
         if stop() {
             break Outcome::Stopped;
         }
-        if start.elapsed() >= timeout {
+        if timeout.is_some_and(|t| start.elapsed() >= t) {
             break Outcome::TimedOut;
         }
         thread::sleep(POLL);

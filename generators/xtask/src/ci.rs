@@ -10,6 +10,9 @@ pub struct Args {
     /// Skip the qemu boot test (the slowest step)
     #[arg(long)]
     pub no_e2e: bool,
+    /// Accelerator for the e2e boots, passed through to `cargo xtask e2e`
+    #[arg(long, default_value = "auto", value_parser = ["auto", "kvm", "tcg"])]
+    pub accel: String,
 }
 
 pub fn run(sh: &Shell, args: Args) -> Result<()> {
@@ -30,7 +33,8 @@ pub fn run(sh: &Shell, args: Args) -> Result<()> {
     checks::run_all(sh)?;
     if !args.no_e2e {
         step("e2e boot test");
-        cmd!(sh, "cargo xtask e2e").run()?;
+        let accel = &args.accel;
+        cmd!(sh, "cargo xtask e2e --accel {accel}").run()?;
     }
     Ok(())
 }

@@ -41,7 +41,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use ephemeros_qemu::{console, kvm, run, Accel, DiskBus, Display, RunResult, Serial, VmSpec};
+use ephemeros_qemu::{
+    console, run, run_vm, Accel, AccelChoice, AccelPlan, DiskBus, Display, RunResult, Serial,
+    VmSpec, Watch,
+};
 use xshell::Shell;
 
 use crate::workspace_root;
@@ -136,7 +139,7 @@ fn run_in(sh: &Shell, args: &Args, dir: &Utf8Path) -> Result<()> {
         sizes.1 as f64 / (1 << 20) as f64,
     );
 
-    let accel = choose_accel(&args.accel, &inputs.vm.qemu, dir);
+    let mut accel = choose_accel(&args.accel, &inputs.vm, dir);
     let timeout = Duration::from_secs(args.timeout);
     let mut checks = Checks::default();
 
@@ -144,7 +147,7 @@ fn run_in(sh: &Shell, args: &Args, dir: &Utf8Path) -> Result<()> {
     let (result, log, _) = boot(
         &inputs,
         &stick,
-        accel,
+        &mut accel,
         dir,
         "boot",
         timeout,
@@ -165,7 +168,7 @@ fn run_in(sh: &Shell, args: &Args, dir: &Utf8Path) -> Result<()> {
         &blob_targets,
     )?;
     if checks.failures.len() > before {
-        print_tail("boot 1", &log, &result);
+        print_tail("boot 1", &log, &result, &accel);
     }
 
     if !args.no_failure_case {
@@ -176,7 +179,7 @@ fn run_in(sh: &Shell, args: &Args, dir: &Utf8Path) -> Result<()> {
         let (result, log, _) = boot(
             &inputs,
             &stick,
-            accel,
+            &mut accel,
             dir,
             "not-found",
             timeout,
@@ -187,9 +190,9 @@ fn run_in(sh: &Shell, args: &Args, dir: &Utf8Path) -> Result<()> {
             result.elapsed.as_secs_f64()
         );
         let before = checks.failures.len();
-        assertions::failure(&mut checks, &result, &log, Some(&server.requests()));
+        assertions::failure(&mut checks, &result, &log, Some(&server.requests()), 0);
         if checks.failures.len() > before {
-            print_tail("boot 2", &log, &result);
+            print_tail("boot 2", &log, &result, &accel);
         }
 
         eprintln!(
@@ -205,7 +208,7 @@ fn run_in(sh: &Shell, args: &Args, dir: &Utf8Path) -> Result<()> {
         let (result, log, forwarded) = boot(
             &inputs,
             &stick,
-            accel,
+            &mut accel,
             dir,
             "server-down",
             timeout,
@@ -227,9 +230,15 @@ fn run_in(sh: &Shell, args: &Args, dir: &Utf8Path) -> Result<()> {
             result.elapsed.as_secs_f64()
         );
         let before = checks.failures.len();
-        assertions::failure(&mut checks, &result, &log, None);
+        assertions::failure(
+            &mut checks,
+            &result,
+            &log,
+            None,
+            assertions::LAUNCHER_GAVE_UP,
+        );
         if checks.failures.len() > before {
-            print_tail("boot 3", &log, &result);
+            print_tail("boot 3", &log, &result, &accel);
         }
     } else {
         drop(server);
@@ -250,23 +259,36 @@ fn node_config_source() -> Result<(Utf8PathBuf, Vec<u8>)> {
     Ok((path, data))
 }
 
-fn choose_accel(choice: &str, qemu: &std::path::Path, dir: &Utf8Path) -> Accel {
-    match choice {
-        "kvm" => Accel::Kvm,
-        "tcg" => Accel::Tcg,
-        _ => {
-            let p = kvm::probe(qemu, dir.as_std_path());
-            eprintln!(
-                "e2e: KVM {}: {}",
-                if p.usable { "usable" } else { "not usable" },
-                p.reason
-            );
-            if p.usable {
-                Accel::Kvm
-            } else {
-                Accel::Tcg
-            }
-        }
+/// The accelerator every boot starts with: the same probe and fallback as
+/// `ephemeros qemu` (the shared launcher library).
+fn choose_accel(choice: &str, vm: &ephemeros_qemu::Tools, dir: &Utf8Path) -> AccelPlan {
+    let choice = match choice {
+        "kvm" => AccelChoice::Kvm,
+        "tcg" => AccelChoice::Tcg,
+        _ => AccelChoice::Auto,
+    };
+    let plan = AccelPlan::decide(choice, &vm.qemu, &vm.firmware, dir.as_std_path());
+    eprintln!("e2e: {}", plan.describe());
+    plan
+}
+
+/// After a boot fell back to TCG, later boots start there: KVM failed on
+/// this machine once already.
+fn settle_on_tcg(plan: &mut AccelPlan, why: &str) {
+    *plan = AccelPlan {
+        accel: Accel::Tcg,
+        may_fall_back: false,
+        reason: format!("KVM failed in an earlier boot: {why}"),
+    };
+}
+
+/// What `ephemeros qemu --accel` should be told so that it behaves as the
+/// harness's own launches do.
+fn accel_flag(plan: &AccelPlan) -> &'static str {
+    match (plan.accel, plan.may_fall_back) {
+        (Accel::Tcg, _) => "tcg",
+        (Accel::Kvm, true) => "auto",
+        (Accel::Kvm, false) => "kvm",
     }
 }
 
@@ -287,7 +309,7 @@ const LAUNCHER_GRACE: Duration = Duration::from_secs(20);
 fn boot(
     inputs: &inputs::Inputs,
     stick: &Utf8Path,
-    accel: Accel,
+    accel: &mut AccelPlan,
     dir: &Utf8Path,
     name: &str,
     timeout: Duration,
@@ -324,20 +346,22 @@ fn boot(
             );
             // The stand-in needs far less than Flatcar's 3 GiB; less RAM boots faster.
             spec.memory_mib = 1024;
-            spec.accel = accel;
             spec.bus = DiskBus::Usb;
             spec.serial = Serial::File(raw_log.clone().into());
             spec.display = Display::None;
-            run::run_watched(spec.command(), timeout, poll)?
+            let vm = run_vm(&spec, accel, Watch::default(), Some(timeout), poll, |n| {
+                eprintln!("e2e: {name}: {n}")
+            })?;
+            if let Some(why) = &vm.fell_back {
+                settle_on_tcg(accel, why);
+            }
+            vm.result
         }
         Launcher::Ephemeros { bin, ssh_port } => {
             let mut cmd = std::process::Command::new(bin);
             cmd.arg("qemu")
                 .arg("--accel")
-                .arg(match accel {
-                    Accel::Kvm => "kvm",
-                    Accel::Tcg => "tcg",
-                })
+                .arg(accel_flag(accel))
                 .args(["--timeout", &timeout.as_secs().to_string()])
                 .args(["--ssh-port", &ssh_port.to_string()])
                 .arg("--qemu")
@@ -348,7 +372,15 @@ fn boot(
                 .arg(&inputs.vm.firmware.vars)
                 .arg(stick);
             let log = fs::File::create(&raw_log).with_context(|| format!("creating {raw_log}"))?;
-            run::run_logged(cmd, log, timeout + LAUNCHER_GRACE, poll)?
+            let result = run::run_logged(cmd, log, timeout + LAUNCHER_GRACE, poll)?;
+            if let Some(line) = result
+                .stderr
+                .lines()
+                .find(|l| l.contains("booting again under TCG"))
+            {
+                settle_on_tcg(accel, line);
+            }
+            result
         }
     };
     timeline.poll();
@@ -363,14 +395,21 @@ fn boot(
     Ok((result, log, forwarded.map(|_| port_open)))
 }
 
-fn print_tail(what: &str, log: &str, result: &RunResult) {
+fn print_tail(what: &str, log: &str, result: &RunResult, accel: &AccelPlan) {
     let lines: Vec<&str> = log.lines().collect();
     let from = lines.len().saturating_sub(TAIL_LINES);
     eprintln!(
-        "---- {what}: last {} lines of the serial log ({:?}) ----",
+        "---- {what} (under {}): last {} lines of the serial log ({:?}) ----",
+        accel.accel.name(),
         lines.len() - from,
         result.outcome
     );
+    if accel.accel == Accel::Kvm {
+        eprintln!(
+            "e2e: {what} ran under KVM; where KVM is unreliable, run with `--accel tcg` \
+             (`cargo xtask e2e --accel tcg`, `cargo xtask ci --accel tcg`)"
+        );
+    }
     for l in &lines[from..] {
         eprintln!("{l}");
     }

@@ -6,11 +6,19 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use ephemeros_qemu::discover::Lookup;
-use ephemeros_qemu::{kvm, run, Accel, DiskBus, Display, Outcome, Serial, VmSpec};
+use ephemeros_qemu::launch::console_log_in;
+use ephemeros_qemu::{
+    run_vm, Accel, AccelChoice as Choice, AccelPlan, DiskBus, Display, Outcome, Serial, VmSpec,
+    Watch,
+};
 
 /// Exit status when --timeout stopped the VM, as timeout(1) has it: a
 /// script can tell "the guest powered off" from "it was still running".
 const TIMED_OUT: u8 = 124;
+
+/// Exit status when the guest ended by itself after the boot script said
+/// it was giving up (no DHCP, no download, a kernel that did not start).
+const GAVE_UP: u8 = 3;
 
 /// Flatcar unpacks its whole /usr into RAM; less than 3 GiB does not boot.
 const MIN_MEMORY_MIB: u32 = 3072;
@@ -20,6 +28,17 @@ const MIN_MEMORY_MIB: u32 = 3072;
 Boots under OVMF with the stick attached as a USB mass-storage device, like a \
 node. Writes go to a temporary overlay (-snapshot): the stick or image is never \
 modified. The guest's SSH port is forwarded to 127.0.0.1:<--ssh-port>.
+
+The accelerator: with --accel auto (the default), KVM only where a short probe \
+shows OVMF really runs under it, else TCG; a guest that still fails under KVM \
+(qemu reports `KVM internal error`, or the console stays silent) is stopped \
+and booted again under TCG, with one line saying why. --accel kvm makes that \
+an error instead.
+
+Exit status: 0 when the guest powered off or rebooted by itself (qemu runs \
+with -no-reboot), or when you quit; 3 when it did so after the boot script gave up (its \
+`ephemeros: giving up:` line is on the console); 124 when --timeout stopped \
+it; 1 on any other error.
 
 Examples:
   # Boot an image built by build-stick, console in this terminal:
@@ -65,7 +84,8 @@ pub struct Args {
     /// Stop the VM after this many seconds (exit status 124, as timeout(1))
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
-    /// Print the qemu command line instead of running it
+    /// Print the qemu command line a run would use (the accelerator probe
+    /// included) instead of running it
     #[arg(long)]
     pub print_command: bool,
 }
@@ -99,59 +119,109 @@ pub fn run(args: Args) -> Result<ExitCode> {
     .tools()
     .context("finding qemu and OVMF")?;
 
-    let accel = match args.accel {
-        AccelChoice::Kvm => Accel::Kvm,
-        AccelChoice::Tcg => Accel::Tcg,
-        // Probing starts a VM; printing a command must not.
-        AccelChoice::Auto if args.print_command => Accel::Tcg,
-        AccelChoice::Auto => probe_kvm(&tools.qemu)?,
-    };
+    let scratch = Scratch::create()?;
+    // The probe runs for --print-command too: the command printed is the
+    // one a run would start with.
+    let plan = AccelPlan::decide(args.accel.into(), &tools.qemu, &tools.firmware, &scratch.0);
+    if args.accel == AccelChoice::Auto {
+        eprintln!("{}", plan.describe());
+    }
     // With -snapshot, qemu puts every drive, the OVMF variable store
     // included, behind a temporary overlay: the distribution's (or the Nix
     // store's read-only) VARS file is booted as is, never written, and the
     // printed command runs as printed.
-    let spec = spec(
+    let mut spec = spec(
         &args,
         tools.qemu,
         tools.firmware.code,
         tools.firmware.vars,
-        accel,
+        plan.accel,
     );
     if args.print_command {
         super::output::write_stdout(format!("{}\n", spec.shell_line()).as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
 
-    let result = boot(&args, &spec)?;
-    match result.outcome {
-        Outcome::Exited(status) if status.success() => Ok(ExitCode::SUCCESS),
+    // A copy of the console, so the launcher sees what the guest printed
+    // (the KVM watch, and why the guest ended) while the terminal keeps it.
+    let console = console_log_in(&scratch.0);
+    spec.serial = Serial::Terminal {
+        log: Some(console.clone()),
+    };
+    let run = boot(&args, &spec, &plan)?;
+    let elapsed = run.elapsed;
+    match run.result.outcome {
+        Outcome::Exited(status) if status.success() => {
+            let log = std::fs::read(&console).unwrap_or_default();
+            Ok(ended(&ephemeros_qemu::console::strip_ansi(&log)))
+        }
         Outcome::Exited(status) => {
             anyhow::bail!("qemu exited with {status}")
         }
         Outcome::TimedOut | Outcome::Stopped => {
-            eprintln!(
-                "\nstopped the VM after {}s (--timeout)",
-                result.elapsed.as_secs()
-            );
+            eprintln!("\nstopped the VM after {}s (--timeout)", elapsed.as_secs());
             Ok(ExitCode::from(TIMED_OUT))
         }
     }
 }
 
-fn probe_kvm(qemu: &std::path::Path) -> Result<Accel> {
-    let dir = std::env::temp_dir().join(format!("ephemeros-qemu-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let p = kvm::probe(qemu, &dir);
-    let _ = std::fs::remove_dir_all(&dir);
-    eprintln!(
-        "accelerator: {} ({})",
-        if p.usable { "kvm" } else { "tcg" },
-        p.reason
-    );
-    Ok(if p.usable { Accel::Kvm } else { Accel::Tcg })
+impl From<AccelChoice> for Choice {
+    fn from(c: AccelChoice) -> Self {
+        match c {
+            AccelChoice::Auto => Choice::Auto,
+            AccelChoice::Kvm => Choice::Kvm,
+            AccelChoice::Tcg => Choice::Tcg,
+        }
+    }
 }
 
-fn boot(args: &Args, spec: &VmSpec) -> Result<run::RunResult> {
+/// What qemu's console multiplexer prints when the user quits (Ctrl-A X);
+/// it goes through the console, so the console's log ends with it.
+const QUIT_BY_USER: &str = "QEMU: Terminated";
+
+/// The one line said when qemu ended without error, and the exit status:
+/// the boot script's give-up line means the node did not come up.
+fn ended(console: &str) -> ExitCode {
+    let last = console.lines().rev().map(str::trim).find(|l| !l.is_empty());
+    if last == Some(QUIT_BY_USER) {
+        return ExitCode::SUCCESS;
+    }
+    let gave_up = console
+        .lines()
+        .rev()
+        .find_map(|l| l.find(ephemeros_ipxe::GIVE_UP).map(|at| l[at..].trim()));
+    match gave_up {
+        Some(line) => {
+            eprintln!("\nthe guest stopped after the boot script gave up ({line})");
+            ExitCode::from(GAVE_UP)
+        }
+        None => {
+            eprintln!("\nthe guest powered off or rebooted by itself (qemu runs with -no-reboot)");
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// A private scratch directory (the KVM probe's files, the console copy),
+/// removed when the command ends.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn create() -> Result<Self> {
+        let dir = std::env::temp_dir().join(format!("ephemeros-qemu-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn boot(args: &Args, spec: &VmSpec, plan: &AccelPlan) -> Result<ephemeros_qemu::VmRun> {
     eprintln!(
         "booting {} (writes are discarded on exit)",
         args.target.display()
@@ -166,7 +236,14 @@ fn boot(args: &Args, spec: &VmSpec) -> Result<run::RunResult> {
         eprintln!("quit:    Ctrl-A X   (Ctrl-A C switches to the qemu monitor)");
     }
     let timeout = args.timeout.map(Duration::from_secs);
-    Ok(run::run_interactive(spec.command(), timeout)?)
+    Ok(run_vm(
+        spec,
+        plan,
+        Watch::default(),
+        timeout,
+        || false,
+        |notice| eprintln!("ephemeros: {notice}"),
+    )?)
 }
 
 /// The VM for these arguments; pure, so the exact command is testable.
@@ -183,7 +260,7 @@ fn spec(args: &Args, qemu: PathBuf, code: PathBuf, vars: PathBuf, accel: Accel) 
     s.forwards = vec![(args.ssh_port, 22)];
     // The serial console stays on the terminal with --gui too: Flatcar logs
     // there, and Ctrl-A X still quits.
-    s.serial = Serial::Terminal;
+    s.serial = Serial::Terminal { log: None };
     s.display = if args.gui {
         Display::Gui
     } else {

@@ -265,11 +265,22 @@ fn describe(e: &Expect) -> String {
 /// (`reqs` is its request log) or because it is down (`reqs` is None): iPXE
 /// tries the download as often as the script says, gives up with its
 /// message, and powers the machine off.
-pub fn failure(c: &mut Checks, run: &RunResult, log: &str, reqs: Option<&[Request]>) {
+/// A boot whose script must give up and power off. `launcher_exit` is the
+/// exit status expected of whoever started qemu: qemu itself exits 0 on the
+/// guest's poweroff; `ephemeros qemu` exits [`LAUNCHER_GAVE_UP`] and says why.
+pub fn failure(
+    c: &mut Checks,
+    run: &RunResult,
+    log: &str,
+    reqs: Option<&[Request]>,
+    launcher_exit: i32,
+) {
     c.check(
-        "qemu powered off by itself (not the harness timeout)",
-        matches!(run.outcome, Outcome::Exited(s) if s.success()),
-        || format!("{:?}", run.outcome),
+        format!(
+            "the VM powered off by itself, exit status {launcher_exit} (not the harness timeout)"
+        ),
+        matches!(run.outcome, Outcome::Exited(s) if s.code() == Some(launcher_exit)),
+        || format!("{:?}; stderr: {}", run.outcome, run.stderr),
     );
     if let Some(reqs) = reqs {
         let tries = count(reqs, KERNEL_TARGET, 404);
@@ -315,7 +326,19 @@ pub fn failure(c: &mut Checks, run: &RunResult, log: &str, reqs: Option<&[Reques
 
 /// `ephemeros qemu` told the user how to log in and how to quit, and
 /// forwarded the SSH port it named.
+/// `ephemeros qemu`'s exit status when the boot script gave up.
+pub const LAUNCHER_GAVE_UP: i32 = 3;
+
 pub fn launcher(c: &mut Checks, run: &RunResult, ssh_port: u16) {
+    c.check(
+        "`ephemeros qemu` said in one line that the boot script gave up",
+        run.stderr
+            .lines()
+            .filter(|l| l.starts_with("the guest stopped after the boot script gave up (ephemeros: giving up: could not download"))
+            .count()
+            == 1,
+        || format!("stderr: {}", run.stderr),
+    );
     let login = format!("ssh -p {ssh_port} core@127.0.0.1");
     c.check(
         format!("`ephemeros qemu` printed how to log in (`{login}`)"),
