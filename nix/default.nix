@@ -47,10 +47,15 @@ let
         mkdir -p $out/lib/modules
         cp -rs ${kernel}/lib/modules/${kernel.modDirVersion} $out/lib/modules/
         chmod -R u+w $out/lib/modules
+        # `build` and `source` point into the kernel's dev output, which
+        # would otherwise come along into the check's closure.
+        rm -f $out/lib/modules/${kernel.modDirVersion}/build $out/lib/modules/${kernel.modDirVersion}/source
         depmod -b $out ${kernel.modDirVersion}
       '';
   e2eEnv = {
-    E2E_KERNEL = "${kernel}/${pkgs.stdenv.hostPlatform.linux-kernel.target}";
+    # x86_64's kernel image (the check exists only there). Not
+    # stdenv.hostPlatform.linux-kernel.target: nixpkgs dropped that after 25.11.
+    E2E_KERNEL = "${kernel}/bzImage";
     E2E_KERNEL_MODULES = "${kernelModules}";
     E2E_BUSYBOX = "${busybox}/bin/busybox";
     E2E_IGNITION = "${coreos-ignition}/bin/ignition";
@@ -64,28 +69,18 @@ let
   '';
 
   # What the tests call besides cargo: image checks, validators, and what
-  # the boot test uses to assemble the stand-in initramfs (busybox, useradd
-  # and friends for Ignition, kmod for module order, ldd for libraries).
-  testTools = [
-    qemu
-    busybox
-    pkgs.gptfdisk
-    pkgs.dosfstools
-    pkgs.mtools
-    pkgs.shellcheck
-    pkgs.systemd
-    pkgs.git
-    pkgs.kmod
-    pkgs.cpio
-    pkgs.shadow
-    pkgs.xz
-    pkgs.zstd
-    pkgs.util-linux
-    pkgs.jq
-    pkgs.openssl
-    (lib.getBin pkgs.glibc)
-    coreos-ignition
-  ];
+  # the boot test uses to assemble the stand-in initramfs. The one list is
+  # nix/test-tools.json, shared with `cargo xtask nix-sandbox`, which runs
+  # the test binaries on Debian with exactly those commands on PATH: a test
+  # that needs a program not listed there fails in CI before it fails here.
+  testToolList = builtins.fromJSON (builtins.readFile ./test-tools.json);
+  # Entries that are the flake's own rather than nixpkgs attributes.
+  ownTools = {
+    inherit qemu busybox coreos-ignition;
+    # ldd lives in glibc's bin output.
+    glibc = lib.getBin pkgs.glibc;
+  };
+  testTools = map (name: ownTools.${name} or pkgs.${name}) (builtins.attrNames testToolList.packages);
 in
 {
   packages = {

@@ -25,11 +25,13 @@ pub fn run(sh: &Shell, args: Args) -> Result<()> {
     step("cargo clippy");
     cmd!(
         sh,
-        "cargo clippy --workspace --all-targets --locked -- -D warnings"
+        "cargo clippy --workspace --all-targets --locked -- -D warnings -W clippy::incompatible_msrv"
     )
     .run()?;
     step("cargo test");
     cmd!(sh, "cargo test --workspace --locked").run()?;
+    step("cargo test, again in a Nix-like sandbox");
+    crate::nix_sandbox::run(sh, crate::nix_sandbox::Args { inside: None })?;
     checks::run_all(sh)?;
     if !args.no_e2e {
         step("e2e boot test");

@@ -205,7 +205,7 @@ fn find_deb(dir: &Utf8Path, pkg: &str) -> Result<Option<Utf8PathBuf>> {
 /// The mirror URI of the machine's main Debian entry (the suite without a
 /// `-updates`/`-security` suffix), from deb822 `.sources` files or the
 /// one-line sources.list.
-fn machine_mirror() -> Result<String> {
+pub(crate) fn machine_mirror() -> Result<String> {
     let mut candidates = Vec::new();
     if let Ok(dir) = fs::read_dir("/etc/apt/sources.list.d") {
         let mut files: Vec<_> = dir.filter_map(|e| e.ok()).map(|e| e.path()).collect();

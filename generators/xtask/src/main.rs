@@ -6,6 +6,7 @@ mod checks;
 mod ci;
 mod e2e;
 mod fetch;
+mod nix_sandbox;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -27,6 +28,8 @@ enum Command {
     Ipxe(fetch::IpxeArgs),
     /// Measure the speed targets
     Bench(bench::Args),
+    /// Run the test binaries as Nix's build sandbox would (namespaces; root or user namespaces)
+    NixSandbox(nix_sandbox::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -49,6 +52,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::E2e(args) => e2e::run(&sh, args),
         Command::Ipxe(args) => fetch::ipxe(&sh, args),
         Command::Bench(args) => bench::run(&sh, args),
+        Command::NixSandbox(args) => nix_sandbox::run(&sh, args),
     }
 }
 
@@ -64,4 +68,12 @@ pub fn workspace_root() -> camino::Utf8PathBuf {
         .nth(2)
         .expect("xtask lives at generators/xtask")
         .to_owned()
+}
+
+/// Cargo's target directory for this workspace (`CARGO_TARGET_DIR` wins).
+pub fn target_dir(root: &camino::Utf8Path) -> camino::Utf8PathBuf {
+    match std::env::var("CARGO_TARGET_DIR") {
+        Ok(dir) if !dir.is_empty() => camino::Utf8PathBuf::from(dir),
+        _ => root.join("target"),
+    }
 }

@@ -3,6 +3,7 @@
 mod butane;
 mod ipxe;
 mod nix;
+mod nix_modern;
 mod node;
 mod stick;
 
