@@ -97,9 +97,17 @@ impl Decoder<'_> {
     fn list<T>(&mut self, n: &Node, ty: &str, mut f: impl FnMut(&mut Self, &Node) -> T) -> Vec<T> {
         match &n.kind {
             Kind::Seq(items) => {
+                // go-yaml's sequence decoder keeps an item only when it
+                // decoded; a null item into a string or struct element does
+                // not (`decoder.null` sets only pointers, maps, slices and
+                // interfaces; butane's vendored gopkg.in/yaml.v3 decode.go,
+                // `sequence` and `null`). Every butane list has string or
+                // struct elements, so a bare `-`, `- ~` or `- null` is
+                // dropped, and later items move up: paths count decoded
+                // items, as butane's do ([`Node::child`] counts the same way).
                 let mut out = Vec::with_capacity(items.len());
-                for (i, item) in items.iter().enumerate() {
-                    self.path.0.push(crate::diag::Seg::Index(i));
+                for item in items.iter().filter(|item| !item.is_null()) {
+                    self.path.0.push(crate::diag::Seg::Index(out.len()));
                     out.push(f(self, item));
                     self.path.0.pop();
                 }

@@ -83,14 +83,18 @@ impl Node {
         }
     }
 
-    /// The child at `seg`, if this node has one.
+    /// The child at `seg` of a config path, if this node has one.
     pub fn child(&self, seg: &crate::diag::Seg) -> Option<&Node> {
         match (&self.kind, seg) {
             (Kind::Map(entries), crate::diag::Seg::Key(k)) => entries
                 .iter()
                 .find(|(key, _)| key.key_text() == Some(k.as_str()))
                 .map(|(_, v)| v),
-            (Kind::Seq(items), crate::diag::Seg::Index(i)) => items.get(*i),
+            // Decoded lists drop null items (see `decode`), so index `i`
+            // of a config path is the i-th non-null item.
+            (Kind::Seq(items), crate::diag::Seg::Index(i)) => {
+                items.iter().filter(|item| !item.is_null()).nth(*i)
+            }
             _ => None,
         }
     }
