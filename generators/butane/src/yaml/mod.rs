@@ -5,11 +5,13 @@
 //! string while `0644` is an integer) plus the source span of every node, so
 //! that every diagnostic can point at the text it is about.
 
+pub mod context;
 mod load;
 pub mod reader;
 pub mod scalar;
 
-pub use load::{load, LoadError};
+pub use context::Ctx;
+pub use load::{load, LoadError, Loaded};
 
 /// A position in the source: 1-based line and column (in characters, as
 /// editors count them) and the character offset.
