@@ -41,6 +41,8 @@ struct MapBuild {
     entries: Vec<(Node, Node)>,
     merged: Vec<bool>,
     index: HashMap<String, usize>,
+    /// Line of this mapping's `<<` key, if it had one.
+    merge_line: Option<usize>,
 }
 
 enum Frame {
@@ -256,12 +258,35 @@ impl Builder {
     }
 }
 
+/// go-yaml's `isMerge`: a `<<` key whose tag is, or resolves to, `!!merge`:
+/// plain and untagged (or tagged `!`), or explicitly tagged `!!merge`; a
+/// quoted `"<<"` is an ordinary key (butane's vendored gopkg.in/yaml.v3
+/// decode.go, `parser.scalar` and `isMerge`).
 fn is_merge_key(k: &Node) -> bool {
-    matches!(&k.kind, Kind::Scalar(s) if s.value == "<<" && s.style == Style::Plain && s.tag.is_none())
+    matches!(&k.kind, Kind::Scalar(s) if s.value == "<<" && match s.tag.as_deref() {
+        None | Some("!") => s.style == Style::Plain,
+        Some(t) => t == "!!merge" || t == "tag:yaml.org,2002:merge",
+    })
 }
 
 fn insert(map: &mut MapBuild, key: Node, value: Node, errors: &mut Vec<LoadError>) {
+    if key.key_text() == Some("<<") {
+        // go-yaml's duplicate check compares key text, so a second `<<`
+        // (merge or quoted) is a duplicate like any other key.
+        let earlier = map.merge_line.or_else(|| {
+            let i = *map.index.get("<<")?;
+            (!map.merged[i]).then(|| map.entries[i].0.span.start.line)
+        });
+        if let Some(line) = earlier {
+            errors.push(LoadError {
+                message: format!("mapping key \"<<\" already defined at line {line}"),
+                pos: key.span.start,
+            });
+            return;
+        }
+    }
     if is_merge_key(&key) {
+        map.merge_line = Some(key.span.start.line);
         let sources: Vec<Node> = match value.kind {
             Kind::Map(_) => vec![value],
             Kind::Seq(items) => items,
@@ -391,7 +416,10 @@ mod tests {
         let keys: Vec<&str> = map.entries.iter().map(|(k, _, _)| k.as_str()).collect();
         assert_eq!(keys, ["<<", "y"]);
         assert!(matches!(m.key("<<"), Some(Ctx::Leaf(_))));
-        assert!(m.key("x").is_none(), "merged keys are not in the context tree");
+        assert!(
+            m.key("x").is_none(),
+            "merged keys are not in the context tree"
+        );
         // The null after `y:` sits just after the colon, as in go-yaml.
         let y = m.key("y").unwrap().span().start;
         assert_eq!((y.line, y.col), (4, 5));
