@@ -152,10 +152,10 @@ impl<'c> Decoder<'_, 'c> {
             Some(Ctx::Map(m)) => {
                 let null = null_node();
                 for (key, span, _) in &m.entries {
+                    // No path or context is pushed: a probe reports
+                    // nothing that would need them.
                     self.probing = true;
-                    self.enter(Seg::Key(key.clone()), None);
                     let known = f(self, key, &null);
-                    self.leave();
                     self.probing = false;
                     if !known {
                         let path = self.path.key_of(key);

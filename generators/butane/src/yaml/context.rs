@@ -16,6 +16,9 @@ use std::collections::HashMap;
 
 use super::Span;
 
+/// Mappings with this many keys get a hash index.
+const INDEX_FROM: usize = 16;
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Ctx {
     /// A scalar (null included) or an alias.
@@ -28,8 +31,9 @@ pub enum Ctx {
 pub struct CtxMap {
     /// Key text, key span, value; in source order.
     pub entries: Vec<(String, Span, Ctx)>,
-    /// Entry by key text, so lookups stay constant-time in huge mappings.
-    index: HashMap<String, usize>,
+    /// Entry by key text, built once a mapping is large enough for linear
+    /// lookups to cost more than the index (so huge mappings stay linear).
+    index: Option<HashMap<String, usize>>,
     pub span: Span,
 }
 
@@ -44,17 +48,31 @@ impl CtxMap {
     /// Adds an entry; a repeated key (an error reported elsewhere) keeps
     /// the last value, as the Go map in vcontext does.
     pub fn insert(&mut self, key: String, key_span: Span, value: Ctx) {
-        match self.index.get(&key) {
-            Some(&i) => self.entries[i] = (key, key_span, value),
-            None => {
-                self.index.insert(key.clone(), self.entries.len());
-                self.entries.push((key, key_span, value));
-            }
+        if let Some(i) = self.position(&key) {
+            self.entries[i] = (key, key_span, value);
+            return;
+        }
+        if let Some(index) = &mut self.index {
+            index.insert(key.clone(), self.entries.len());
+        } else if self.entries.len() == INDEX_FROM {
+            let index = self.entries.iter().enumerate();
+            let mut index: HashMap<String, usize> =
+                index.map(|(i, (k, _, _))| (k.clone(), i)).collect();
+            index.insert(key.clone(), self.entries.len());
+            self.index = Some(index);
+        }
+        self.entries.push((key, key_span, value));
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(key).copied(),
+            None => self.entries.iter().position(|(k, _, _)| k == key),
         }
     }
 
     pub fn get(&self, key: &str) -> Option<&Ctx> {
-        self.index.get(key).map(|&i| &self.entries[i].2)
+        self.position(key).map(|i| &self.entries[i].2)
     }
 }
 
@@ -80,5 +98,32 @@ impl Ctx {
             Ctx::Seq(items, _) => items.get(i),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_agree_below_and_above_the_index_threshold() {
+        let mut m = CtxMap::new(Span::default());
+        for i in 0..40 {
+            m.insert(
+                format!("k{i}"),
+                Span::default(),
+                Ctx::Seq(Vec::new(), Span::default()),
+            );
+            // A repeated key replaces its entry, indexed or not.
+            m.insert(format!("k{i}"), Span::default(), Ctx::Leaf(Span::default()));
+            for j in 0..=i {
+                assert!(
+                    matches!(m.get(&format!("k{j}")), Some(Ctx::Leaf(_))),
+                    "{i} {j}"
+                );
+            }
+            assert!(m.get("missing").is_none());
+        }
+        assert_eq!(m.entries.len(), 40);
     }
 }
