@@ -116,6 +116,7 @@ pub fn load(source: &str) -> Result<Loaded, LoadError> {
                 let empty_value = value.is_empty()
                     && style == ScalarStyle::Plain
                     && tag.is_none()
+                    && anchor == 0
                     && matches!(b.stack.last(), Some(Frame::Map(_, _, Some(_), _, _)));
                 let mut node_span = span(&sp);
                 if empty_value {
