@@ -4,6 +4,8 @@
 //! read; aliases are expanded (with a budget, so that an alias bomb is an
 //! error instead of an out-of-memory); `<<` merge keys are applied, explicit
 //! keys winning over merged ones; a key repeated in one mapping is an error.
+//! Alongside, from the same events, butane's context tree ([`Ctx`]), which
+//! expands and merges nothing.
 
 use std::collections::HashMap;
 
