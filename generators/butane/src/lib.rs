@@ -81,9 +81,9 @@ pub fn translate(source: &[u8], options: &Options) -> Result<Translated, Error> 
             return Err(Error::InvalidSource(report));
         }
     };
-    let root = match yaml::load(&text) {
-        Ok((root, dups)) => {
-            for e in dups {
+    let (root, context) = match yaml::load(&text) {
+        Ok(loaded) => {
+            for e in loaded.errors {
                 report.error_at(
                     yaml::Span {
                         start: e.pos,
@@ -92,7 +92,7 @@ pub fn translate(source: &[u8], options: &Options) -> Result<Translated, Error> 
                     e.message,
                 );
             }
-            root
+            (loaded.root, loaded.context)
         }
         Err(e) => {
             report.error_at(
@@ -105,7 +105,7 @@ pub fn translate(source: &[u8], options: &Options) -> Result<Translated, Error> 
             return Err(Error::InvalidSource(report));
         }
     };
-    let result = run(root.as_ref(), options, &mut report);
+    let result = run(root.as_ref(), context.as_ref(), options, &mut report);
     report.locate(root.as_ref());
     // Document-level problems (no variant in an empty file) point at 1:1.
     for d in &mut report.entries {
@@ -139,7 +139,12 @@ enum Stage {
     Generated,
 }
 
-fn run(root: Option<&yaml::Node>, options: &Options, report: &mut Report) -> Stage {
+fn run(
+    root: Option<&yaml::Node>,
+    context: Option<&yaml::Ctx>,
+    options: &Options,
+    report: &mut Report,
+) -> Stage {
     let Some(version) = validate::variant_and_version(root, report) else {
         return Stage::Source;
     };
@@ -149,7 +154,7 @@ fn run(root: Option<&yaml::Node>, options: &Options, report: &mut Report) -> Sta
     if report.has_errors() {
         return Stage::Source;
     }
-    let config = decode::decode(root, version, report);
+    let config = decode::decode(root, context, version, report);
     if report.has_errors() {
         return Stage::Source;
     }

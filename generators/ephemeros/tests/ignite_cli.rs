@@ -175,6 +175,27 @@ fn warnings_pass_unless_strict() {
     );
 }
 
+/// As with butane, a null section and a `<<` merge key are warnings (the
+/// config still translates), so `--strict` refuses them.
+#[test]
+fn strict_refuses_null_sections_and_merge_keys() {
+    let cases = [
+        ("variant: flatcar\nversion: 1.0.0\nstorage:\n", "<stdin>:3:9: warning: context tree does not match content tree at $.storage."),
+        (
+            "variant: flatcar\nversion: 1.0.0\nx: &d {mode: 0600}\nstorage:\n  files:\n    - path: /etc/x\n      <<: *d\n",
+            "<stdin>:7:7: warning: unused key << [at $.storage.files.0.<<]",
+        ),
+    ];
+    for (input, warning) in cases {
+        let out = ignite(&["--message-format", "short"], Some(input));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stderr).contains(warning), "{}", text(&out.stderr));
+        let strict = ignite(&["--strict"], Some(input));
+        assert_eq!(strict.status.code(), Some(1), "{input}");
+        assert!(strict.stdout.is_empty());
+    }
+}
+
 #[test]
 fn unreadable_input_is_named() {
     let out = ignite(&["/nonexistent/config.bu"], None);

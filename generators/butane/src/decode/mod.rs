@@ -3,33 +3,64 @@
 //! of the wrong kind is a type error ("cannot unmarshal !!str `x` into int"),
 //! and a key the spec version does not know is reported as an unused key
 //! (a warning, as in Butane; `--strict` turns it into a failure).
+//!
+//! Unused keys are looked up the way butane does it: each struct's decoded
+//! path is followed in the context tree ([`Ctx`]: aliases not expanded, `<<`
+//! a plain key), and every key of the mapping found there that the struct
+//! does not know is unused; a struct whose path leads to a null, a scalar,
+//! a sequence or an alias gets butane's "context tree does not match"
+//! warning. So `<<` is an unused key, content reached through an alias or a
+//! merge is not checked for unused keys, and after a dropped null list item
+//! the check looks at the raw item with the decoded index, all as in butane.
 
-use crate::diag::{Diagnostic, Path, Report, Severity};
+use crate::diag::{Diagnostic, Path, Report, Seg, Severity};
 use crate::schema::*;
 use crate::yaml::scalar::{bool_word, resolve, Resolved};
-use crate::yaml::{Kind, Node};
+use crate::yaml::{Ctx, Kind, Node, Scalar, Style};
 
-pub struct Decoder<'r> {
+pub struct Decoder<'r, 'c> {
     version: Version,
     report: &'r mut Report,
     path: Path,
+    /// The context-tree node at each prefix of `path` (None where the
+    /// context tree has nothing there).
+    ctx: Vec<Option<&'c Ctx>>,
+    /// Set while asking a struct's decoder whether it knows a key: nothing
+    /// is decoded or reported then.
+    probing: bool,
 }
 
-pub fn decode(root: &Node, version: Version, report: &mut Report) -> Config {
+pub fn decode(root: &Node, context: Option<&Ctx>, version: Version, report: &mut Report) -> Config {
     let mut d = Decoder {
         version,
         report,
         path: Path::root(),
+        ctx: vec![context],
+        probing: false,
     };
     d.config(root)
 }
 
-impl Decoder<'_> {
+/// The value a key is probed with: null decodes into every field without
+/// a report.
+fn null_node() -> Node {
+    Node {
+        kind: Kind::Scalar(Scalar {
+            value: String::new(),
+            style: Style::Plain,
+            tag: None,
+        }),
+        span: Default::default(),
+    }
+}
+
+impl<'c> Decoder<'_, 'c> {
     fn v11(&self) -> bool {
         self.version >= Version::V1_1
     }
 
     fn type_error(&mut self, n: &Node, into: &str) {
+        debug_assert!(!self.probing, "a probe decodes only nulls");
         let tag = match &n.kind {
             Kind::Scalar(s) => s.tag.clone().unwrap_or_else(|| n.short_tag().to_string()),
             _ => n.short_tag().to_string(),
@@ -59,6 +90,7 @@ impl Decoder<'_> {
     }
 
     fn invalid(&mut self, n: &Node, msg: String) {
+        debug_assert!(!self.probing, "a probe decodes only nulls");
         self.report.entries.push(Diagnostic {
             severity: Severity::Error,
             message: msg,
@@ -67,26 +99,44 @@ impl Decoder<'_> {
         });
     }
 
-    /// Walks a mapping; `f` decodes a known key and returns false for an
-    /// unknown one.
+    fn here(&self) -> Option<&'c Ctx> {
+        self.ctx.last().copied().flatten()
+    }
+
+    fn enter(&mut self, seg: Seg, ctx: Option<&'c Ctx>) {
+        self.path.0.push(seg);
+        self.ctx.push(ctx);
+    }
+
+    fn leave(&mut self) {
+        self.path.0.pop();
+        self.ctx.pop();
+    }
+
+    fn warn_at(&mut self, span: crate::yaml::Span, path: Path, message: String) {
+        self.report.entries.push(Diagnostic {
+            severity: Severity::Warning,
+            message,
+            path: Some(path),
+            span: Some(span),
+        });
+    }
+
+    /// Walks a mapping that decodes into a struct; `f` decodes a known key
+    /// and returns false for an unknown one.
     fn fields(&mut self, n: &Node, ty: &str, mut f: impl FnMut(&mut Self, &str, &Node) -> bool) {
+        if self.probing {
+            return;
+        }
+        self.unused_keys(&mut f);
         match &n.kind {
             Kind::Map(entries) => {
                 for (k, v) in entries {
                     let Some(key) = k.key_text() else { continue };
-                    self.path.0.push(crate::diag::Seg::Key(key.to_string()));
-                    let known = f(self, key, v);
-                    self.path.0.pop();
-                    if !known {
-                        // Placed here, at the key, rather than by looking
-                        // the path up later (linear per lookup).
-                        self.report.entries.push(Diagnostic {
-                            severity: Severity::Warning,
-                            message: format!("unused key {key}"),
-                            path: Some(self.path.key_of(key)),
-                            span: Some(k.span),
-                        });
-                    }
+                    let ctx = self.here().and_then(|c| c.key(key));
+                    self.enter(Seg::Key(key.to_string()), ctx);
+                    f(self, key, v);
+                    self.leave();
                 }
             }
             _ if n.is_null() => {}
@@ -94,14 +144,54 @@ impl Decoder<'_> {
         }
     }
 
+    /// Butane's `ValidateUnusedKeys` for the struct at `path`, run before
+    /// the struct is decoded (a probe resets the fields it asks about).
+    fn unused_keys(&mut self, f: &mut impl FnMut(&mut Self, &str, &Node) -> bool) {
+        match self.here() {
+            None => {}
+            Some(Ctx::Map(m)) => {
+                let null = null_node();
+                for (key, span, _) in &m.entries {
+                    // No path or context is pushed: a probe reports
+                    // nothing that would need them.
+                    self.probing = true;
+                    let known = f(self, key, &null);
+                    self.probing = false;
+                    if !known {
+                        let path = self.path.key_of(key);
+                        self.warn_at(*span, path, format!("unused key {key}"));
+                    }
+                }
+            }
+            Some(other) => {
+                let message = format!(
+                    "context tree does not match content tree at {}. Line and column \
+                     reporting may be inconsistent. Unused keys may not be reported",
+                    self.path
+                );
+                self.warn_at(other.span(), self.path.clone(), message);
+            }
+        }
+    }
+
     fn list<T>(&mut self, n: &Node, ty: &str, mut f: impl FnMut(&mut Self, &Node) -> T) -> Vec<T> {
         match &n.kind {
             Kind::Seq(items) => {
+                // go-yaml's sequence decoder keeps an item only when it
+                // decoded; a null item into a string or struct element does
+                // not (`decoder.null` sets only pointers, maps, slices and
+                // interfaces; butane's vendored gopkg.in/yaml.v3 decode.go,
+                // `sequence` and `null`). Every butane list has string or
+                // struct elements, so a bare `-`, `- ~` or `- null` is
+                // dropped, and later items move up: paths count decoded
+                // items, as butane's do ([`Node::child`] counts the same way).
                 let mut out = Vec::with_capacity(items.len());
-                for (i, item) in items.iter().enumerate() {
-                    self.path.0.push(crate::diag::Seg::Index(i));
+                for item in items.iter().filter(|item| !item.is_null()) {
+                    let i = out.len();
+                    let ctx = self.here().and_then(|c| c.item(i));
+                    self.enter(Seg::Index(i), ctx);
                     out.push(f(self, item));
-                    self.path.0.pop();
+                    self.leave();
                 }
                 out
             }

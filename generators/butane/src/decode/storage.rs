@@ -4,7 +4,7 @@ use super::Decoder;
 use crate::schema::*;
 use crate::yaml::Node;
 
-impl Decoder<'_> {
+impl Decoder<'_, '_> {
     pub(super) fn storage(&mut self, n: &Node) -> Storage {
         let mut s = Storage::default();
         self.fields(n, "Storage", |d, k, v| {

@@ -22,6 +22,10 @@ use crate::yaml::{Kind, Node};
 
 pub const NO_VARIANT: &str = "error parsing variant; must be specified";
 pub const BAD_VERSION: &str = "error parsing version; must be a valid semver";
+pub const EXPERIMENTAL_VERSION: &str = "flatcar 1.2.0-experimental is not supported: butane \
+translates it to Ignition's experimental spec 3.7.0-experimental, which no released Flatcar \
+accepts; supported versions: 1.0.0 (Ignition 3.3.0) and 1.1.0 (Ignition 3.4.0), which every \
+Flatcar channel accepts";
 
 /// Reads `variant` and `version` (as Butane does before anything else) and
 /// picks the spec.
@@ -66,6 +70,20 @@ pub fn variant_and_version(root: Option<&Node>, report: &mut Report) -> Option<V
     match (variant.as_str(), normalized.as_str()) {
         ("flatcar", "1.0.0") => Some(Version::V1_0),
         ("flatcar", "1.1.0") => Some(Version::V1_1),
+        ("flatcar", "1.2.0-experimental") => {
+            // Butane accepts it, but only to make Ignition's experimental
+            // spec (coreos/butane config/config.go: flatcar
+            // 1.2.0-experimental -> ToIgn3_7Bytes), and an Ignition accepts
+            // only the experimental spec of its own release: 3.7.0-experimental
+            // arrived in Ignition 2.26.0 (coreos/ignition
+            // docs/release-notes.md), while Flatcar's stable, beta and alpha
+            // ship 2.24 (flatcar/scripts
+            // sdk_container/src/third_party/coreos-overlay/sys-apps/ignition,
+            // ignition-2.24.0.ebuild). A config that cannot boot is
+            // refused here rather than passed on.
+            report.error(&root_path.key("version"), EXPERIMENTAL_VERSION);
+            None
+        }
         _ => {
             let at = if variant == "flatcar" {
                 "version"

@@ -5,11 +5,13 @@
 //! string while `0644` is an integer) plus the source span of every node, so
 //! that every diagnostic can point at the text it is about.
 
+pub mod context;
 mod load;
 pub mod reader;
 pub mod scalar;
 
-pub use load::{load, LoadError};
+pub use context::Ctx;
+pub use load::{load, LoadError, Loaded};
 
 /// A position in the source: 1-based line and column (in characters, as
 /// editors count them) and the character offset.
@@ -83,14 +85,18 @@ impl Node {
         }
     }
 
-    /// The child at `seg`, if this node has one.
+    /// The child at `seg` of a config path, if this node has one.
     pub fn child(&self, seg: &crate::diag::Seg) -> Option<&Node> {
         match (&self.kind, seg) {
             (Kind::Map(entries), crate::diag::Seg::Key(k)) => entries
                 .iter()
                 .find(|(key, _)| key.key_text() == Some(k.as_str()))
                 .map(|(_, v)| v),
-            (Kind::Seq(items), crate::diag::Seg::Index(i)) => items.get(*i),
+            // Decoded lists drop null items (see `decode`), so index `i`
+            // of a config path is the i-th non-null item.
+            (Kind::Seq(items), crate::diag::Seg::Index(i)) => {
+                items.iter().filter(|item| !item.is_null()).nth(*i)
+            }
             _ => None,
         }
     }
