@@ -40,23 +40,21 @@ pub fn run(sh: &Shell, root: &Utf8Path) -> Result<Outputs> {
         "modern Nix: {} (Debian {SUITE}, in a chroot)",
         version.trim()
     );
-    let nix = format!(
-        "nix --extra-experimental-features 'nix-command flakes' \
-         --option substituters '' --option build-users-group '' --option sandbox false \
-         --no-write-lock-file --override-input nixpkgs path:{standin}"
-    );
+    let nix = "nix --extra-experimental-features 'nix-command flakes' \
+         --option substituters '' --option build-users-group '' --option sandbox false";
+    let input = format!("--no-write-lock-file --override-input nixpkgs path:{standin}");
     let show = in_chroot(
         sh,
         &chroot,
         root,
-        &format!("{nix} flake show --json --all-systems {root}"),
+        &format!("{nix} flake show {input} --json --all-systems {root}"),
     )
     .context("nix flake show (modern Nix, stand-in nixpkgs)")?;
     in_chroot(
         sh,
         &chroot,
         root,
-        &format!("{nix} flake check --no-build --all-systems {root}"),
+        &format!("{nix} flake check {input} --no-build --all-systems {root}"),
     )
     .context("nix flake check --no-build --all-systems (modern Nix, stand-in nixpkgs)")?;
     // flake check accepts any store path as a program; a program must be a
@@ -67,7 +65,7 @@ pub fn run(sh: &Shell, root: &Utf8Path) -> Result<Outputs> {
         &chroot,
         root,
         &format!(
-            "{nix} eval --json {root}#apps --apply \
+            "{nix} eval {input} --json {root}#apps --apply \
              'builtins.mapAttrs (s: builtins.mapAttrs (n: a: [ a.program (a.meta.description or null) ]))'"
         ),
     )?;
