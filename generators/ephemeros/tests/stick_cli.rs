@@ -156,6 +156,7 @@ fn build_then_inspect_round_trips_without_showing_secrets() {
         names,
         [
             "k3s_env",
+            "k3s_node_password",
             "logexport_env",
             "heartbeat_env",
             "hostname",
@@ -170,9 +171,95 @@ fn build_then_inspect_round_trips_without_showing_secrets() {
     assert_eq!(k3s["K3S_TOKEN"], TOKEN);
     assert_eq!(k3s["K3S_DATASTORE_ENDPOINT"], DATASTORE);
     assert_eq!(k3s["K3S_NODE_LABEL"], "zone=a");
-    assert_eq!(r["secrets"][1]["values"]["LOGEXPORT_HOST"], LOG_HOST);
-    assert_eq!(r["secrets"][2]["values"]["HEARTBEAT_URL"], HEARTBEAT);
-    assert_eq!(r["secrets"][4]["content"], format!("{KEY}\n"));
+    assert_eq!(r["secrets"][2]["values"]["LOGEXPORT_HOST"], LOG_HOST);
+    assert_eq!(r["secrets"][3]["values"]["HEARTBEAT_URL"], HEARTBEAT);
+    assert_eq!(r["secrets"][5]["content"], format!("{KEY}\n"));
+    // A generated node password in k3s's format, shown only on request.
+    let password = r["secrets"][1]["content"].as_str().unwrap().to_owned();
+    let password = password.strip_suffix('\n').unwrap();
+    assert_eq!(password.len(), 32);
+    assert!(
+        password.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{password}"
+    );
+    assert!(!all(&text).contains(password));
+    assert!(!all(&out).contains(password));
+    // Another build makes another password.
+    let out = s.run(
+        &[
+            "build-stick",
+            "--env-file",
+            env_file.to_str().unwrap(),
+            "node1.img",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", all(&out));
+    let r = s.inspect_json("node1.img", true);
+    assert_ne!(
+        r["secrets"][1]["content"].as_str().unwrap(),
+        format!("{password}\n")
+    );
+}
+
+/// A lost stick is re-created with the node's password, given as a flag, in
+/// the env file or in the environment; a bad file is an error that does not
+/// show its contents.
+#[test]
+fn an_existing_node_password_is_kept() {
+    let s = Scratch::new();
+    let env_file = full_env_file(&s);
+    let password = "3f9c0d1e2b4a59687766554433221100";
+    std::fs::write(s.path("node1.pw"), format!("{password}\n")).unwrap();
+    let password_of = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut args = vec!["build-stick", "--env-file", env_file.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.push("n.img");
+        let out = s.run(&args, env);
+        assert!(out.status.success(), "{}", all(&out));
+        assert!(!all(&out).contains(password), "{}", all(&out));
+        let r = s.inspect_json("n.img", true);
+        r["secrets"][1]["content"].as_str().unwrap().to_owned()
+    };
+    let want = format!("{password}\n");
+    assert_eq!(
+        password_of(&["--k3s-node-password-file", "node1.pw"], &[]),
+        want
+    );
+    assert_eq!(
+        password_of(&[], &[("NODE_PASSWORD_FILE", "node1.pw")]),
+        want
+    );
+    std::fs::write(
+        s.path("with-pw.env"),
+        format!(
+            "{}NODE_PASSWORD_FILE=node1.pw\n",
+            std::fs::read_to_string(&env_file).unwrap()
+        ),
+    )
+    .unwrap();
+    let out = s.run(&["build-stick", "--env-file", "with-pw.env", "w.img"], &[]);
+    assert!(out.status.success(), "{}", all(&out));
+    let r = s.inspect_json("w.img", true);
+    assert_eq!(r["secrets"][1]["content"], want);
+
+    std::fs::write(s.path("bad.pw"), "Secret-Pw with space\n").unwrap();
+    let out = s.run(
+        &[
+            "build-stick",
+            "--env-file",
+            env_file.to_str().unwrap(),
+            "--k3s-node-password-file",
+            "bad.pw",
+            "b.img",
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    let text = all(&out);
+    assert!(text.contains("k3s node password: bad.pw:"), "{text}");
+    assert!(!text.contains("Secret-Pw"), "{text}");
+    assert!(!s.path("b.img").exists());
 }
 
 #[test]
@@ -602,7 +689,7 @@ fn reproduce_sh_passes_shellcheck_and_rebuilds_the_same_stick() {
     );
     assert!(out.status.success(), "{}", all(&out));
     let r = s.inspect_json("orig.img", true);
-    let script = r["secrets"][5]["content"].as_str().unwrap().to_owned();
+    let script = r["secrets"][6]["content"].as_str().unwrap().to_owned();
     let script_path = s.path("reproduce.sh");
     std::fs::write(&script_path, &script).unwrap();
 

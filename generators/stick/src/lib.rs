@@ -18,6 +18,7 @@ pub mod inspect;
 pub mod ipxe_efi;
 pub mod layout;
 pub mod manifest;
+pub mod node_password;
 pub mod reproduce;
 pub mod secrets;
 pub mod shell;

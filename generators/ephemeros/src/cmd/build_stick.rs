@@ -16,6 +16,7 @@ use ephemeros_stick::image::EfiArch;
 use ephemeros_stick::inputs::{self, Source};
 use ephemeros_stick::layout::{human_size, parse_size, Layout, MIB};
 use ephemeros_stick::manifest::{self, ConfigRef, Flatcar, Manifest};
+use ephemeros_stick::node_password::NodePassword;
 use ephemeros_stick::reproduce::Reproduce;
 use ephemeros_stick::secrets::{self, Secrets};
 use ephemeros_stick::{ipxe_efi, target, timestamp, StickSpec};
@@ -43,7 +44,7 @@ Examples:
 Settings come from flags, then --env-file, then environment variables (the
 first that has a setting wins): NODE_HOSTNAME, SSH_KEY_PATH (default
 ~/.ssh/id_rsa.pub, then ~/.ssh/id_ed25519.pub), LOGEXPORT_HOST +
-LOGEXPORT_PORT, HEARTBEAT_URL, IGN_PATH, and every K3S_* variable (kept
+LOGEXPORT_PORT, HEARTBEAT_URL, IGN_PATH, NODE_PASSWORD_FILE, and every K3S_* variable (kept
 verbatim in k3s_env; K3S_DATASTORE_ENDPOINT set but empty means embedded
 SQLite, K3S_URL makes the node an agent). A component with none of its
 settings is left out, with a warning. Prefer the environment or an env
@@ -86,6 +87,12 @@ pub struct Args {
     /// URL the node requests every 5 minutes [env: HEARTBEAT_URL]
     #[arg(long, value_name = "URL", help_heading = "Node")]
     pub heartbeat_url: Option<String>,
+
+    /// The node's existing k3s node password, to rebuild a lost stick (the
+    /// node's /etc/rancher/node/password, or the old stick's k3s_node_password);
+    /// a new one is generated otherwise [env: NODE_PASSWORD_FILE]
+    #[arg(long, value_name = "FILE", help_heading = "Node")]
+    pub k3s_node_password_file: Option<PathBuf>,
 
     /// A k3s setting for k3s_env, e.g. --k3s K3S_DATASTORE_ENDPOINT= (repeatable) [env: K3S_*]
     #[arg(long = "k3s", value_name = "K3S_NAME=VALUE", value_parser = parse_k3s, help_heading = "Node")]
@@ -205,6 +212,7 @@ fn gather(args: &Args) -> Result<Source> {
         flags.settings.insert(k.clone(), v.clone());
     }
     flags.ssh_key_path = args.ssh_key.clone();
+    flags.node_password_path = args.k3s_node_password_file.clone();
     if args.ignition_url_on_command_line {
         flags.ign_path = args.boot.ignition_url.clone();
     }
@@ -234,10 +242,11 @@ fn prepare(args: &Args, layout: Layout) -> Result<Contents> {
     let ssh_keys =
         ephemeros_stick::validate::ssh_public_keys(&key_file.display().to_string(), &key_text)?;
 
-    let (secrets, warnings) = Secrets::from_settings(&source.settings, ssh_keys)?;
+    let (mut secrets, warnings) = Secrets::from_settings(&source.settings, ssh_keys)?;
     for w in &warnings {
         eprintln!("warning: {w}");
     }
+    secrets.k3s_node_password = node_password(&secrets, source.node_password_path.as_deref())?;
 
     let mut boot = args.boot.clone();
     boot.ignition_url = source.ign_path.clone();
@@ -284,6 +293,7 @@ fn prepare(args: &Args, layout: Layout) -> Result<Contents> {
         ignition_url: &settings.ignition_url,
         settings: &secrets.settings(),
         ssh_keys: &secrets.ssh_keys,
+        k3s_node_password: secrets.k3s_node_password.as_ref(),
         args: &repro_args,
     }
     .render()?;
@@ -300,6 +310,39 @@ fn prepare(args: &Args, layout: Layout) -> Result<Contents> {
         build_time,
         layout,
     })
+}
+
+/// The node's k3s password: the one in the given file, else a new one. Only
+/// a node that runs k3s gets one.
+fn node_password(secrets: &Secrets, given: Option<&Path>) -> Result<Option<NodePassword>> {
+    if secrets.k3s.is_none() {
+        if let Some(path) = given {
+            eprintln!(
+                "warning: k3s node password: k3s is not enabled, so {} is not used",
+                path.display()
+            );
+        }
+        return Ok(None);
+    }
+    match given {
+        Some(path) => {
+            let bytes = std::fs::read(path).with_context(|| {
+                format!("cannot read the k3s node password file {}", path.display())
+            })?;
+            Ok(Some(NodePassword::parse(
+                &bytes,
+                &path.display().to_string(),
+            )?))
+        }
+        None => {
+            eprintln!(
+                "note: k3s: a new node password was generated; a stick rebuilt for a node that \
+                 is already in a cluster needs its old one (--k3s-node-password-file, or run the \
+                 old stick's reproduce.sh)"
+            );
+            Ok(Some(NodePassword::generate()?))
+        }
+    }
 }
 
 /// The boot-script flags that rebuild the same script (the Ignition URL
