@@ -199,6 +199,10 @@ fn contract(config: &NodeConfig) -> Result<()> {
         ("ephemeros-heartbeat.service", "/secrets/heartbeat_env"),
         ("ephemeros-hostname.service", "/secrets/hostname"),
         ("ephemeros-ssh-keys.service", "/secrets/authorized_keys"),
+        (
+            "ephemeros-k3s-node-password.service",
+            "/secrets/k3s_node_password",
+        ),
     ] {
         let Some(u) = config.units.iter().find(|u| u.name == unit) else {
             bail!("no {unit}");
@@ -212,6 +216,42 @@ fn contract(config: &NodeConfig) -> Result<()> {
             .any(|l| l.trim() == condition)
         {
             bail!("{unit} is not skipped without {file} (needs {condition})");
+        }
+    }
+    node_password_before_k3s(config)
+}
+
+/// k3s must find the stick's node password in place, or it makes a new one
+/// that the server refuses (see the unit's comment in ignition.yml).
+fn node_password_before_k3s(config: &NodeConfig) -> Result<()> {
+    const COPY: &str = "ephemeros-k3s-node-password.service";
+    let unit = |name: &str| {
+        config
+            .units
+            .iter()
+            .find(|u| u.name == name)
+            .and_then(|u| u.contents.clone())
+            .with_context(|| format!("no {name}"))
+    };
+    let copy = unit(COPY)?;
+    if !copy.lines().any(|l| {
+        l.trim().strip_prefix("ExecStart=").is_some_and(|cmd| {
+            cmd.contains("-m 0600")
+                && cmd.ends_with(" /secrets/k3s_node_password /etc/rancher/node/password")
+        })
+    }) {
+        bail!("{COPY} does not install /secrets/k3s_node_password as /etc/rancher/node/password with mode 0600");
+    }
+    let k3s = unit("k3s.service")?;
+    let names = |key: &str| -> Vec<String> {
+        k3s.lines()
+            .filter_map(|l| l.trim().strip_prefix(key))
+            .flat_map(|v| v.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+            .collect()
+    };
+    for key in ["Requires=", "After="] {
+        if !names(key).iter().any(|n| n == COPY) {
+            bail!("k3s.service lacks {key}{COPY}");
         }
     }
     Ok(())
