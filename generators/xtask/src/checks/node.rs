@@ -1,6 +1,7 @@
 //! Checks of the node config (ignition.yml -> the committed ignition.ign):
 //! - ignition.ign is exactly what `ephemeros ignite` makes of ignition.yml;
 //! - Debian's `ignition-validate` accepts it;
+//! - its networkd files sit where Flatcar's PXE networking uses them;
 //! - its units pass `systemd-analyze verify` in a scratch root holding
 //!   everything the config writes, and follow the secrets rules;
 //! - its shell scripts pass shellcheck, and run under bash with fake
@@ -11,6 +12,7 @@
 
 mod config;
 mod logexport;
+mod network;
 mod sandbox;
 mod scripts;
 mod units;
@@ -52,6 +54,10 @@ pub fn run(sh: &Shell) -> Result<()> {
         }
     };
     step("node contract", contract(&config).map(|()| String::new()));
+    step(
+        "networkd files",
+        network::check(&config).map(|()| String::new()),
+    );
     let scratch = work.join("root");
     let built = units::build_root(&config, &scratch);
     let built_ok = built.is_ok();
