@@ -793,3 +793,121 @@ fn the_ignition_url_comes_from_the_git_remote_and_lands_in_the_manifest() {
         "{m}"
     );
 }
+
+/// Every setting that can carry a secret, malformed in each way a user can
+/// give it (flag, environment, env file, a stray word, a node password
+/// file): the build fails and the value appears in no output.
+#[test]
+fn malformed_secret_settings_never_show_their_value() {
+    const SECRET: &str = "s3cr3t-Qv7Lw";
+    let s = Scratch::new();
+    std::fs::write(s.path("bad.pw"), format!("{SECRET} with spaces\n")).unwrap();
+    std::fs::write(
+        s.path("multi.env"),
+        format!("K3S_TOKEN=\"{SECRET}\nmore\"\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        s.path("typo.env"),
+        format!("K3S_TOKN={SECRET}\nLOGEXPORT_POST={SECRET}\n"),
+    )
+    .unwrap();
+    let line_break = format!("K3S_TOKEN={SECRET}\nx");
+    let flag_cases: Vec<Vec<String>> = vec![
+        vec!["--k3s".into(), format!("K3S-TOKEN={SECRET}")],
+        vec!["--k3s".into(), format!("TOKEN={SECRET}")],
+        vec![format!("--k3s=K3S-TOKEN={SECRET}")],
+        vec!["--k3s".into(), line_break.clone()],
+        vec![
+            "--k3s".into(),
+            format!("K3S_URL=http://{SECRET}:6443"),
+            "--k3s".into(),
+            "K3S_TOKEN=t".into(),
+        ],
+        vec!["--k3s".into(), format!("K3S_URL=https://{SECRET}:6443")],
+        vec!["--heartbeat-url".into(), format!("ftp://{SECRET}/x")],
+        vec!["--heartbeat-url".into(), format!("no url {SECRET}")],
+        vec![
+            "--logexport-host".into(),
+            format!("bad host {SECRET}"),
+            "--logexport-port".into(),
+            "6514".into(),
+        ],
+        vec![
+            "--logexport-host".into(),
+            "logs.example".into(),
+            "--logexport-port".into(),
+            SECRET.into(),
+        ],
+        vec!["--logexport-host".into(), SECRET.into()],
+        vec![format!("K3S_TOKEN={SECRET}")],
+        vec![
+            "--k3s-node-password-file".into(),
+            "bad.pw".into(),
+            "--k3s".into(),
+            "K3S_TOKEN=t".into(),
+        ],
+        vec!["--env-file".into(), "multi.env".into()],
+        vec!["--env-file".into(), "typo.env".into()],
+    ];
+    let env_cases: Vec<Vec<(&str, String)>> = vec![
+        vec![(
+            "K3S_TOKEN",
+            line_break.trim_start_matches("K3S_TOKEN=").to_owned(),
+        )],
+        vec![
+            ("K3S_URL", format!("http://{SECRET}")),
+            ("K3S_TOKEN", "t".into()),
+        ],
+        vec![("HEARTBEAT_URL", format!("ftp://{SECRET}"))],
+        vec![
+            ("LOGEXPORT_HOST", "logs.example".into()),
+            ("LOGEXPORT_PORT", SECRET.into()),
+        ],
+        vec![
+            ("LOGEXPORT_HOST", format!("bad {SECRET}")),
+            ("LOGEXPORT_PORT", "6514".into()),
+        ],
+        vec![
+            ("K3S_TOKEN", "t".into()),
+            ("NODE_PASSWORD_FILE", "bad.pw".into()),
+        ],
+    ];
+    let check = |what: String, out: Output| {
+        assert!(!out.status.success(), "{what} was accepted: {}", all(&out));
+        let text = all(&out);
+        assert!(!text.contains(SECRET), "{what} shows the value:\n{text}");
+        assert!(!text.trim().is_empty(), "{what}: no message");
+    };
+    for extra in &flag_cases {
+        let mut args = vec!["build-stick", "--ssh-key", "key.pub", "--ignition-url", IGN];
+        args.extend(extra.iter().map(String::as_str));
+        if !extra[0].starts_with("K3S_TOKEN=") {
+            args.push("x.img");
+        }
+        check(format!("flags {extra:?}"), s.run(&args, &[]));
+        // As TARGET (a forgotten --k3s), too.
+        if extra[0].starts_with("K3S_TOKEN=") {
+            args.push("x.img");
+            check(format!("flags {args:?}"), s.run(&args, &[]));
+        }
+    }
+    for env in &env_cases {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        check(
+            format!("environment {env:?}"),
+            s.run(
+                &[
+                    "build-stick",
+                    "--ssh-key",
+                    "key.pub",
+                    "--ignition-url",
+                    IGN,
+                    "x.img",
+                ],
+                &env,
+            ),
+        );
+    }
+    assert!(!s.path("x.img").exists());
+}

@@ -179,6 +179,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         secrets_size: args.secrets_size,
     };
     layout.validate()?;
+    refuse_setting_as_target(&args.target)?;
     let contents = prepare(&args, layout)?;
     if device::is_block_device(&args.target) {
         write_device(&args, &contents)?;
@@ -193,6 +194,28 @@ pub fn run(args: Args) -> Result<ExitCode> {
         write_image(&args, &contents)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `build-stick K3S_TOKEN=… /dev/sdb` makes the setting the TARGET (and
+/// the device an extra argument); an image file named after a secret, and a
+/// message repeating it, would follow. Refused without showing the value.
+fn refuse_setting_as_target(target: &Path) -> Result<()> {
+    let text = target.to_string_lossy();
+    if let Some((name, _)) = text.split_once('=') {
+        let known = [
+            inputs::SSH_KEY_PATH,
+            inputs::IGN_PATH,
+            inputs::NODE_PASSWORD_FILE,
+        ];
+        if secrets::is_setting(name) || known.contains(&name) {
+            bail!(
+                "TARGET is the setting {name}=… (value not shown); give settings as flags \
+                 (--k3s {name}=…), in --env-file or in the environment, and the device or image \
+                 file as TARGET"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Settings from flags, env file and environment, merged.
