@@ -96,7 +96,7 @@ fn full_env_file(s: &Scratch) -> PathBuf {
     let q = ephemeros_stick::envfile::quote;
     let text = format!(
         "# node 1\nNODE_HOSTNAME=node1\nSSH_KEY_PATH=key.pub\nLOGEXPORT_HOST={}\nLOGEXPORT_PORT=6514\n\
-         HEARTBEAT_URL={}\nK3S_TOKEN={}\nK3S_DATASTORE_ENDPOINT={}\nK3S_NODE_LABEL=\"zone=a\"\nIGN_PATH={IGN}\n",
+         HEARTBEAT_URL={}\nK3S_TOKEN={}\nK3S_DATASTORE_ENDPOINT={}\nK3S_RESOLV_CONF=\"/run/zone=a/resolv.conf\"\nIGN_PATH={IGN}\n",
         q(LOG_HOST),
         q(HEARTBEAT),
         q(TOKEN),
@@ -170,7 +170,7 @@ fn build_then_inspect_round_trips_without_showing_secrets() {
     let k3s = &r["secrets"][0]["values"];
     assert_eq!(k3s["K3S_TOKEN"], TOKEN);
     assert_eq!(k3s["K3S_DATASTORE_ENDPOINT"], DATASTORE);
-    assert_eq!(k3s["K3S_NODE_LABEL"], "zone=a");
+    assert_eq!(k3s["K3S_RESOLV_CONF"], "/run/zone=a/resolv.conf");
     assert_eq!(r["secrets"][2]["values"]["LOGEXPORT_HOST"], LOG_HOST);
     assert_eq!(r["secrets"][3]["values"]["HEARTBEAT_URL"], HEARTBEAT);
     assert_eq!(r["secrets"][5]["content"], format!("{KEY}\n"));
@@ -910,4 +910,60 @@ fn malformed_secret_settings_never_show_their_value() {
         );
     }
     assert!(!s.path("x.img").exists());
+}
+
+/// k3s ignores K3S_* names it does not read: a typo is a warning naming the
+/// closest name, --strict refuses it, and an agent is told which settings
+/// only a server reads.
+#[test]
+fn k3s_names_k3s_does_not_read_are_warned_about_or_refused() {
+    let s = Scratch::new();
+    let base = ["build-stick", "--ssh-key", "key.pub", "--ignition-url", IGN];
+    let run = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        args.push("x.img");
+        s.run(
+            &args,
+            &[("K3S_TOKN", TOKEN), ("K3S_DATASTORE_ENDPOINT", "")],
+        )
+    };
+    let out = run(&[]);
+    assert!(out.status.success(), "{}", all(&out));
+    let text = all(&out);
+    assert!(
+        text.contains(
+            "warning: K3S_TOKN: k3s does not read this variable; did you mean K3S_TOKEN?"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("K3S_DATASTORE_ENDPOINT:"), "{text}");
+    assert_no_secrets("build-stick", &text);
+
+    std::fs::remove_file(s.path("x.img")).unwrap();
+    let out = run(&["--strict"]);
+    assert!(!out.status.success());
+    let text = all(&out);
+    assert!(
+        text.contains("(--strict)") && text.contains("did you mean K3S_TOKEN?"),
+        "{text}"
+    );
+    assert_no_secrets("build-stick --strict", &text);
+    assert!(!s.path("x.img").exists());
+
+    let out = s.run(
+        &[&base[..], &["--strict", "x.img"]].concat(),
+        &[
+            ("K3S_URL", "https://srv.lan:6443"),
+            ("K3S_TOKEN", TOKEN),
+            ("K3S_DATASTORE_ENDPOINT", DATASTORE),
+        ],
+    );
+    assert!(!out.status.success());
+    let text = all(&out);
+    assert!(
+        text.contains("K3S_DATASTORE_ENDPOINT: k3s agent does not read it"),
+        "{text}"
+    );
+    assert_no_secrets("build-stick agent", &text);
 }

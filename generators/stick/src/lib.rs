@@ -16,6 +16,7 @@ pub mod image;
 pub mod inputs;
 pub mod inspect;
 pub mod ipxe_efi;
+pub mod k3s_vars;
 pub mod layout;
 pub mod manifest;
 pub mod node_password;

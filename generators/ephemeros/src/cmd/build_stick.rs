@@ -19,7 +19,7 @@ use ephemeros_stick::manifest::{self, ConfigRef, Flatcar, Manifest};
 use ephemeros_stick::node_password::NodePassword;
 use ephemeros_stick::reproduce::Reproduce;
 use ephemeros_stick::secrets::{self, Secrets};
-use ephemeros_stick::{ipxe_efi, target, timestamp, StickSpec};
+use ephemeros_stick::{ipxe_efi, k3s_vars, target, timestamp, StickSpec};
 
 use super::ipxe::BootArgs;
 
@@ -46,7 +46,9 @@ first that has a setting wins): NODE_HOSTNAME, SSH_KEY_PATH (default
 ~/.ssh/id_rsa.pub, then ~/.ssh/id_ed25519.pub), LOGEXPORT_HOST +
 LOGEXPORT_PORT, HEARTBEAT_URL, IGN_PATH, NODE_PASSWORD_FILE, and every K3S_* variable (kept
 verbatim in k3s_env; K3S_DATASTORE_ENDPOINT set but empty means embedded
-SQLite, K3S_URL makes the node an agent). A component with none of its
+SQLite, K3S_URL makes the node an agent). A K3S_* name k3s does not read
+(a typo such as K3S_TOKN) gets a warning naming the closest one; --strict
+makes it an error. A component with none of its
 settings is left out, with a warning. Prefer the environment or an env
 file for secrets: flags show up in the process list.
 
@@ -97,6 +99,10 @@ pub struct Args {
     /// A k3s setting for k3s_env, e.g. --k3s K3S_DATASTORE_ENDPOINT= (repeatable) [env: K3S_*]
     #[arg(long = "k3s", value_name = "K3S_NAME=VALUE", value_parser = parse_k3s, help_heading = "Node")]
     pub k3s: Vec<(String, String)>,
+
+    /// Refuse a K3S_* variable that k3s does not read (a warning otherwise)
+    #[arg(long, help_heading = "Node")]
+    pub strict: bool,
 
     /// Read settings from this file (KEY=value lines, systemd EnvironmentFile= syntax)
     #[arg(long, value_name = "FILE", help_heading = "Node")]
@@ -269,6 +275,7 @@ fn prepare(args: &Args, layout: Layout) -> Result<Contents> {
     for w in &warnings {
         eprintln!("warning: {w}");
     }
+    check_k3s_names(&secrets, args.strict)?;
     secrets.k3s_node_password = node_password(&secrets, source.node_password_path.as_deref())?;
 
     let mut boot = args.boot.clone();
@@ -333,6 +340,27 @@ fn prepare(args: &Args, layout: Layout) -> Result<Contents> {
         build_time,
         layout,
     })
+}
+
+/// k3s ignores a K3S_* name it does not know, so a typo silently drops a
+/// setting: warn about each one, or refuse them with --strict.
+fn check_k3s_names(secrets: &Secrets, strict: bool) -> Result<()> {
+    let Some(k3s) = &secrets.k3s else {
+        return Ok(());
+    };
+    let names: Vec<&str> = k3s.vars.iter().map(|(k, _)| k.as_str()).collect();
+    let unread = k3s_vars::unread(&names, k3s.role());
+    if strict && !unread.is_empty() {
+        bail!(
+            "k3s would ignore {} of the K3S_* settings (--strict):\n  {}",
+            unread.len(),
+            unread.join("\n  ")
+        );
+    }
+    for line in &unread {
+        eprintln!("warning: {line}");
+    }
+    Ok(())
 }
 
 /// The node's k3s password: the one in the given file, else a new one. Only
