@@ -766,17 +766,32 @@ fn the_ignition_url_comes_from_the_git_remote_and_lands_in_the_manifest() {
         "origin",
         "https://github.com/example/cluster.git",
     ]);
-    let out = s.run(
-        &[
-            "build-stick",
-            "--ssh-key",
-            "key.pub",
-            "--ignition-file",
-            repo.join("ignition.ign").to_str().unwrap(),
-            "git.img",
-        ],
-        &[],
+    let ign_file = repo.join("ignition.ign");
+    let build = || {
+        s.run(
+            &[
+                "build-stick",
+                "--ssh-key",
+                "key.pub",
+                "--ignition-file",
+                ign_file.to_str().unwrap(),
+                "git.img",
+            ],
+            &[],
+        )
+    };
+    // Not pushed yet: every node would get 404.
+    let out = build();
+    assert!(!out.status.success());
+    let text = all(&out);
+    assert!(
+        text.contains("ignition.ign is not at origin/main") && text.contains("git push"),
+        "{text}"
     );
+    assert!(!s.path("git.img").exists());
+    // Pushed (as far as this clone knows).
+    git(&["update-ref", "refs/remotes/origin/main", "HEAD"]);
+    let out = build();
     assert!(out.status.success(), "{}", all(&out));
     let m = &s.inspect_json("git.img", false)["manifest"];
     assert_eq!(
@@ -792,6 +807,49 @@ fn the_ignition_url_comes_from_the_git_remote_and_lands_in_the_manifest() {
             .contains("example/cluster"),
         "{m}"
     );
+
+    // What nodes get is checked, not the work tree: a pushed file that is
+    // not an Ignition config every channel takes is refused, naming it.
+    for (committed, want) in [
+        ("{not json\n", "is not JSON"),
+        (
+            "{\"ignition\":{\"version\":\"3.5.0\"}}\n",
+            "3.5.0, which not every Flatcar channel",
+        ),
+        (
+            "{\"storage\":{\"files\":[{\"path\":7}]}}\n",
+            "is not an Ignition config",
+        ),
+    ] {
+        std::fs::write(&ign_file, committed).unwrap();
+        git(&["commit", "-q", "-am", "broken"]);
+        git(&["update-ref", "refs/remotes/origin/main", "HEAD"]);
+        // A fixed but unpushed work tree does not help the nodes.
+        std::fs::write(&ign_file, "{\"ignition\":{\"version\":\"3.3.0\"}}\n").unwrap();
+        let out = build();
+        assert!(!out.status.success(), "{committed} was accepted");
+        let text = all(&out);
+        assert!(
+            text.contains("ignition.ign at origin/main")
+                && text.contains(want)
+                && text.contains("ephemeros ignite"),
+            "{text}"
+        );
+        git(&["checkout", "-q", "--", "ignition.ign"]);
+    }
+    // --ignition-url: nothing local to check.
+    let out = s.run(
+        &[
+            "build-stick",
+            "--ssh-key",
+            "key.pub",
+            "--ignition-url",
+            IGN,
+            "url.img",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", all(&out));
 }
 
 /// Every setting that can carry a secret, malformed in each way a user can

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
+use ephemeros_ipxe::config_url::ConfigSource;
 use ephemeros_ipxe::{Arch, BootSettings};
 use ephemeros_stick::device::{self, Phase, SystemRoots};
 use ephemeros_stick::image::EfiArch;
@@ -282,6 +283,9 @@ fn prepare(args: &Args, layout: Layout) -> Result<Contents> {
     boot.ignition_url = source.ign_path.clone();
     let (settings, config) =
         boot.settings(secrets.hostname.clone(), secrets.ssh_keys.first().cloned())?;
+    if let Some(source) = &config {
+        check_served_config(source)?;
+    }
     let script = ephemeros_ipxe::render(&settings).context("cannot render the boot script")?;
 
     let efi_arch = match settings.arch {
@@ -340,6 +344,30 @@ fn prepare(args: &Args, layout: Layout) -> Result<Contents> {
         build_time,
         layout,
     })
+}
+
+/// Nodes fetch the Ignition file from the remote: it must be there, at the
+/// ref the URL names, and be a config every Flatcar channel takes. (With
+/// --ignition-url there is nothing local to check.)
+fn check_served_config(source: &ConfigSource) -> Result<()> {
+    let path = &source.path_in_repo;
+    let Some(bytes) = &source.served else {
+        bail!(
+            "{path} is not at {} (as of the last fetch), so every node would get 404 from {}; \
+             commit and push it (git add {path} && git commit && git push), or give the config \
+             URL with --ignition-url",
+            source.served_from,
+            source.url
+        );
+    };
+    ephemeros_butane::served::check(bytes).map_err(|e| {
+        anyhow!(
+            "{path} at {} {e}, so nodes would stop in the initrd; regenerate it \
+             (ephemeros ignite ignition.yml -p -o {path}), commit and push it",
+            source.served_from
+        )
+    })?;
+    Ok(())
 }
 
 /// k3s ignores a K3S_* name it does not know, so a typo silently drops a
