@@ -184,7 +184,7 @@ fn build_then_inspect_round_trips_without_showing_secrets() {
     );
     assert!(!all(&text).contains(password));
     assert!(!all(&out).contains(password));
-    // Another build makes another password.
+    // Rebuilding the same node's stick keeps its password.
     let out = s.run(
         &[
             "build-stick",
@@ -195,11 +195,42 @@ fn build_then_inspect_round_trips_without_showing_secrets() {
         &[],
     );
     assert!(out.status.success(), "{}", all(&out));
+    assert!(
+        all(&out).contains("keeping the node password"),
+        "{}",
+        all(&out)
+    );
     let r = s.inspect_json("node1.img", true);
-    assert_ne!(
+    assert_eq!(
         r["secrets"][1]["content"].as_str().unwrap(),
         format!("{password}\n")
     );
+    // Another node's stick, or a new image, gets another one.
+    for (hostname, image) in [("node2", "node1.img"), ("node1", "fresh.img")] {
+        let out = s.run(
+            &[
+                "build-stick",
+                "--env-file",
+                env_file.to_str().unwrap(),
+                "--hostname",
+                hostname,
+                image,
+            ],
+            &[],
+        );
+        assert!(out.status.success(), "{}", all(&out));
+        assert!(
+            all(&out).contains("a new node password was generated"),
+            "{}",
+            all(&out)
+        );
+        let r = s.inspect_json(image, true);
+        assert_ne!(
+            r["secrets"][1]["content"].as_str().unwrap(),
+            format!("{password}\n"),
+            "{hostname} {image}"
+        );
+    }
 }
 
 /// A lost stick is re-created with the node's password, given as a flag, in

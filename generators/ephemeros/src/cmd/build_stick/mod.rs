@@ -9,20 +9,20 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{anyhow, bail, Context, Result};
-use ephemeros_ipxe::config_url::ConfigSource;
+use anyhow::{bail, Context, Result};
 use ephemeros_ipxe::{Arch, BootSettings};
 use ephemeros_stick::device::{self, Phase, SystemRoots};
 use ephemeros_stick::image::EfiArch;
 use ephemeros_stick::inputs::{self, Source};
 use ephemeros_stick::layout::{human_size, parse_size, Layout, MIB};
 use ephemeros_stick::manifest::{self, ConfigRef, Flatcar, Manifest};
-use ephemeros_stick::node_password::NodePassword;
 use ephemeros_stick::reproduce::Reproduce;
 use ephemeros_stick::secrets::{self, Secrets};
-use ephemeros_stick::{ipxe_efi, k3s_vars, target, timestamp, StickSpec};
+use ephemeros_stick::{ipxe_efi, target, timestamp, StickSpec};
 
 use super::ipxe::BootArgs;
+
+mod node;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -186,7 +186,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         secrets_size: args.secrets_size,
     };
     layout.validate()?;
-    refuse_setting_as_target(&args.target)?;
+    node::refuse_setting_as_target(&args.target)?;
     let contents = prepare(&args, layout)?;
     if device::is_block_device(&args.target) {
         write_device(&args, &contents)?;
@@ -201,28 +201,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
         write_image(&args, &contents)?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `build-stick K3S_TOKEN=… /dev/sdb` makes the setting the TARGET (and
-/// the device an extra argument); an image file named after a secret, and a
-/// message repeating it, would follow. Refused without showing the value.
-fn refuse_setting_as_target(target: &Path) -> Result<()> {
-    let text = target.to_string_lossy();
-    if let Some((name, _)) = text.split_once('=') {
-        let known = [
-            inputs::SSH_KEY_PATH,
-            inputs::IGN_PATH,
-            inputs::NODE_PASSWORD_FILE,
-        ];
-        if secrets::is_setting(name) || known.contains(&name) {
-            bail!(
-                "TARGET is the setting {name}=… (value not shown); give settings as flags \
-                 (--k3s {name}=…), in --env-file or in the environment, and the device or image \
-                 file as TARGET"
-            );
-        }
-    }
-    Ok(())
 }
 
 /// Settings from flags, env file and environment, merged.
@@ -276,15 +254,16 @@ fn prepare(args: &Args, layout: Layout) -> Result<Contents> {
     for w in &warnings {
         eprintln!("warning: {w}");
     }
-    check_k3s_names(&secrets, args.strict)?;
-    secrets.k3s_node_password = node_password(&secrets, source.node_password_path.as_deref())?;
+    node::check_k3s_names(&secrets, args.strict)?;
+    secrets.k3s_node_password =
+        node::node_password(&secrets, source.node_password_path.as_deref(), &args.target)?;
 
     let mut boot = args.boot.clone();
     boot.ignition_url = source.ign_path.clone();
     let (settings, config) =
         boot.settings(secrets.hostname.clone(), secrets.ssh_keys.first().cloned())?;
     if let Some(source) = &config {
-        check_served_config(source)?;
+        node::check_served_config(source)?;
     }
     let script = ephemeros_ipxe::render(&settings).context("cannot render the boot script")?;
 
@@ -344,84 +323,6 @@ fn prepare(args: &Args, layout: Layout) -> Result<Contents> {
         build_time,
         layout,
     })
-}
-
-/// Nodes fetch the Ignition file from the remote: it must be there, at the
-/// ref the URL names, and be a config every Flatcar channel takes. (With
-/// --ignition-url there is nothing local to check.)
-fn check_served_config(source: &ConfigSource) -> Result<()> {
-    let path = &source.path_in_repo;
-    let Some(bytes) = &source.served else {
-        bail!(
-            "{path} is not at {} (as of the last fetch), so every node would get 404 from {}; \
-             commit and push it (git add {path} && git commit && git push), or give the config \
-             URL with --ignition-url",
-            source.served_from,
-            source.url
-        );
-    };
-    ephemeros_butane::served::check(bytes).map_err(|e| {
-        anyhow!(
-            "{path} at {} {e}, so nodes would stop in the initrd; regenerate it \
-             (ephemeros ignite ignition.yml -p -o {path}), commit and push it",
-            source.served_from
-        )
-    })?;
-    Ok(())
-}
-
-/// k3s ignores a K3S_* name it does not know, so a typo silently drops a
-/// setting: warn about each one, or refuse them with --strict.
-fn check_k3s_names(secrets: &Secrets, strict: bool) -> Result<()> {
-    let Some(k3s) = &secrets.k3s else {
-        return Ok(());
-    };
-    let names: Vec<&str> = k3s.vars.iter().map(|(k, _)| k.as_str()).collect();
-    let unread = k3s_vars::unread(&names, k3s.role());
-    if strict && !unread.is_empty() {
-        bail!(
-            "k3s would ignore {} of the K3S_* settings (--strict):\n  {}",
-            unread.len(),
-            unread.join("\n  ")
-        );
-    }
-    for line in &unread {
-        eprintln!("warning: {line}");
-    }
-    Ok(())
-}
-
-/// The node's k3s password: the one in the given file, else a new one. Only
-/// a node that runs k3s gets one.
-fn node_password(secrets: &Secrets, given: Option<&Path>) -> Result<Option<NodePassword>> {
-    if secrets.k3s.is_none() {
-        if let Some(path) = given {
-            eprintln!(
-                "warning: k3s node password: k3s is not enabled, so {} is not used",
-                path.display()
-            );
-        }
-        return Ok(None);
-    }
-    match given {
-        Some(path) => {
-            let bytes = std::fs::read(path).with_context(|| {
-                format!("cannot read the k3s node password file {}", path.display())
-            })?;
-            Ok(Some(NodePassword::parse(
-                &bytes,
-                &path.display().to_string(),
-            )?))
-        }
-        None => {
-            eprintln!(
-                "note: k3s: a new node password was generated; a stick rebuilt for a node that \
-                 is already in a cluster needs its old one (--k3s-node-password-file, or run the \
-                 old stick's reproduce.sh)"
-            );
-            Ok(Some(NodePassword::generate()?))
-        }
-    }
 }
 
 /// The boot-script flags that rebuild the same script (the Ignition URL
