@@ -265,6 +265,42 @@ fn node_password_before_k3s(config: &NodeConfig) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn k3s_waits_for_the_node_password() {
+        let committed = || NodeConfig::parse(include_str!("../../../../ignition.ign")).unwrap();
+        node_password_before_k3s(&committed()).unwrap();
+        for (unit, from, to, want) in [
+            (
+                "k3s.service",
+                "Requires=ephemeros-k3s-node-password.service\n",
+                "",
+                "lacks Requires=",
+            ),
+            (
+                "k3s.service",
+                " ephemeros-k3s-node-password.service\n",
+                "\n",
+                "lacks After=",
+            ),
+            (
+                "ephemeros-k3s-node-password.service",
+                "-m 0600",
+                "-m 0644",
+                "mode 0600",
+            ),
+        ] {
+            let mut c = committed();
+            let u = c.units.iter_mut().find(|u| u.name == unit).unwrap();
+            let text = u.contents.take().unwrap();
+            assert!(text.contains(from), "{unit} no longer has {from:?}");
+            u.contents = Some(text.replacen(from, to, 1));
+            let e = node_password_before_k3s(&c).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+        }
+    }
+
     /// Only the node checks, without the rest of `cargo xtask ci`:
     /// `cargo test -p xtask node_checks -- --ignored --nocapture`
     #[test]

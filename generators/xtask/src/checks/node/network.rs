@@ -128,6 +128,55 @@ fn matches_name(text: &str, iface: &str) -> Result<bool> {
 mod tests {
     use super::*;
 
+    fn committed() -> NodeConfig {
+        NodeConfig::parse(include_str!("../../../../../ignition.ign")).unwrap()
+    }
+
+    #[test]
+    fn the_committed_config_passes_and_each_flaw_is_caught() {
+        check(&committed()).unwrap();
+
+        let mut c = committed();
+        c.files
+            .retain(|f| !f.path.starts_with("/etc/systemd/network/yy-pxe.network.d/"));
+        let e = check(&c).unwrap_err().to_string();
+        assert!(
+            e.contains("yy-pxe.network.d/ephemeros-hostname.conf"),
+            "{e}"
+        );
+
+        let mut c = committed();
+        let pods = c
+            .files
+            .iter_mut()
+            .find(|f| f.path.ends_with("k3s-pods.network"))
+            .unwrap();
+        pods.path = "/etc/systemd/network/zz-k3s-pods.network".into();
+        let e = check(&c).unwrap_err().to_string();
+        assert!(e.contains("sorts after"), "{e}");
+
+        let mut c = committed();
+        let pods = c
+            .files
+            .iter_mut()
+            .find(|f| f.path.ends_with("k3s-pods.network"))
+            .unwrap();
+        pods.data =
+            b"[Match]\nName=cni0 flannel.* flannel-v6.* flannel-wg flannel-wg-v6 veth*\n".to_vec();
+        let e = check(&c).unwrap_err().to_string();
+        assert!(e.contains("Unmanaged=yes"), "{e}");
+
+        let mut c = committed();
+        let pods = c
+            .files
+            .iter_mut()
+            .find(|f| f.path.ends_with("k3s-pods.network"))
+            .unwrap();
+        pods.data = b"[Match]\nName=*\n[Link]\nUnmanaged=yes\n".to_vec();
+        let e = check(&c).unwrap_err().to_string();
+        assert!(e.contains("host interface"), "{e}");
+    }
+
     #[test]
     fn globs_match_as_networkd_does() {
         let text = "[Match]\nName=cni0 flannel.* veth*\n\n[Link]\nUnmanaged=yes\n";
