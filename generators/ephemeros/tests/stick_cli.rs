@@ -868,6 +868,29 @@ fn the_ignition_url_comes_from_the_git_remote_and_lands_in_the_manifest() {
         );
         git(&["checkout", "-q", "--", "ignition.ign"]);
     }
+    // --pin names a commit: it must be on the remote, with a good file.
+    std::fs::write(&ign_file, "{\"ignition\":{\"version\":\"3.3.0\"}}\n").unwrap();
+    git(&["commit", "-q", "-am", "fixed"]);
+    let pinned = |s: &Scratch| {
+        s.run(
+            &[
+                "build-stick",
+                "--ssh-key",
+                "key.pub",
+                "--pin",
+                "--ignition-file",
+                ign_file.to_str().unwrap(),
+                "pin.img",
+            ],
+            &[],
+        )
+    };
+    let out = pinned(&s);
+    assert!(!out.status.success());
+    assert!(all(&out).contains("is not at commit"), "{}", all(&out));
+    git(&["update-ref", "refs/remotes/origin/main", "HEAD"]);
+    let out = pinned(&s);
+    assert!(out.status.success(), "{}", all(&out));
     // --ignition-url: nothing local to check.
     let out = s.run(
         &[
