@@ -14,6 +14,7 @@ pub mod ignition;
 pub mod json;
 pub mod render;
 pub mod schema;
+pub mod served;
 pub mod snippet;
 pub mod translate;
 pub mod validate;

@@ -38,8 +38,28 @@ enum Command {
     Completions(cmd::completions::Args),
 }
 
+/// Exits with clap's message, with any value that may be a secret hidden
+/// (see cmd::redact); help and version are printed as they are.
+fn exit_redacted(err: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        err.exit();
+    }
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let words = cmd::redact::secret_words(&args);
+    eprint!("{}", cmd::redact::redact(&err.to_string(), &words));
+    std::process::exit(err.exit_code());
+}
+
 fn main() -> std::process::ExitCode {
-    let matches = Cli::command().get_matches();
+    let matches = Cli::command()
+        .try_get_matches()
+        .unwrap_or_else(|err| exit_redacted(err));
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
     if let Command::BuildStick(args) = &mut cli.command {
         // clap fills --ignition-url from IGN_PATH too, but for build-stick an

@@ -359,3 +359,35 @@ fn urls_and_arguments_that_would_fail_on_the_node_are_refused_here() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("use --ignition-url"), "{err}");
 }
+
+/// An LTS fleet can stay on one yearly stream; other channels have none.
+#[test]
+fn an_lts_stream_is_a_release() {
+    let s = Scratch::new("lts-stream");
+    let ign = [("IGN_PATH", "https://x.example/i.ign")];
+    let out = ephemeros(
+        &s.0,
+        &["--channel", "lts", "--release", "current-2024"],
+        &ign,
+    );
+    let script = stdout(&out);
+    assert!(
+        kernel_line(&script).contains(
+            "https://lts.release.flatcar-linux.net/amd64-usr/current-2024/flatcar_production_pxe.vmlinuz"
+        ),
+        "{script}"
+    );
+    let out = ephemeros(&s.0, &["--release", "current-2024"], &ign);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--channel lts"), "{err}");
+    // flatcar.config.url would replace the boot script's URL on the node.
+    let out = ephemeros(
+        &s.0,
+        &["--kernel-arg", "flatcar.config.url=https://y.example/j.ign"],
+        &ign,
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("use --ignition-url"), "{err}");
+}

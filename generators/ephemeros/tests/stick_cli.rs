@@ -96,7 +96,7 @@ fn full_env_file(s: &Scratch) -> PathBuf {
     let q = ephemeros_stick::envfile::quote;
     let text = format!(
         "# node 1\nNODE_HOSTNAME=node1\nSSH_KEY_PATH=key.pub\nLOGEXPORT_HOST={}\nLOGEXPORT_PORT=6514\n\
-         HEARTBEAT_URL={}\nK3S_TOKEN={}\nK3S_DATASTORE_ENDPOINT={}\nK3S_NODE_LABEL=\"zone=a\"\nIGN_PATH={IGN}\n",
+         HEARTBEAT_URL={}\nK3S_TOKEN={}\nK3S_DATASTORE_ENDPOINT={}\nK3S_RESOLV_CONF=\"/run/zone=a/resolv.conf\"\nIGN_PATH={IGN}\n",
         q(LOG_HOST),
         q(HEARTBEAT),
         q(TOKEN),
@@ -156,6 +156,7 @@ fn build_then_inspect_round_trips_without_showing_secrets() {
         names,
         [
             "k3s_env",
+            "k3s_node_password",
             "logexport_env",
             "heartbeat_env",
             "hostname",
@@ -169,10 +170,127 @@ fn build_then_inspect_round_trips_without_showing_secrets() {
     let k3s = &r["secrets"][0]["values"];
     assert_eq!(k3s["K3S_TOKEN"], TOKEN);
     assert_eq!(k3s["K3S_DATASTORE_ENDPOINT"], DATASTORE);
-    assert_eq!(k3s["K3S_NODE_LABEL"], "zone=a");
-    assert_eq!(r["secrets"][1]["values"]["LOGEXPORT_HOST"], LOG_HOST);
-    assert_eq!(r["secrets"][2]["values"]["HEARTBEAT_URL"], HEARTBEAT);
-    assert_eq!(r["secrets"][4]["content"], format!("{KEY}\n"));
+    assert_eq!(k3s["K3S_RESOLV_CONF"], "/run/zone=a/resolv.conf");
+    assert_eq!(r["secrets"][2]["values"]["LOGEXPORT_HOST"], LOG_HOST);
+    assert_eq!(r["secrets"][3]["values"]["HEARTBEAT_URL"], HEARTBEAT);
+    assert_eq!(r["secrets"][5]["content"], format!("{KEY}\n"));
+    // A generated node password in k3s's format, shown only on request.
+    let password = r["secrets"][1]["content"].as_str().unwrap().to_owned();
+    let password = password.strip_suffix('\n').unwrap();
+    assert_eq!(password.len(), 32);
+    assert!(
+        password.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{password}"
+    );
+    assert!(!all(&text).contains(password));
+    assert!(!all(&out).contains(password));
+    // Rebuilding the same node's stick keeps its password.
+    let out = s.run(
+        &[
+            "build-stick",
+            "--env-file",
+            env_file.to_str().unwrap(),
+            "node1.img",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", all(&out));
+    assert!(
+        all(&out).contains("keeping the node password"),
+        "{}",
+        all(&out)
+    );
+    let r = s.inspect_json("node1.img", true);
+    assert_eq!(
+        r["secrets"][1]["content"].as_str().unwrap(),
+        format!("{password}\n")
+    );
+    // Another node's stick, or a new image, gets another one.
+    for (hostname, image) in [("node2", "node1.img"), ("node1", "fresh.img")] {
+        let out = s.run(
+            &[
+                "build-stick",
+                "--env-file",
+                env_file.to_str().unwrap(),
+                "--hostname",
+                hostname,
+                image,
+            ],
+            &[],
+        );
+        assert!(out.status.success(), "{}", all(&out));
+        assert!(
+            all(&out).contains("a new node password was generated"),
+            "{}",
+            all(&out)
+        );
+        let r = s.inspect_json(image, true);
+        assert_ne!(
+            r["secrets"][1]["content"].as_str().unwrap(),
+            format!("{password}\n"),
+            "{hostname} {image}"
+        );
+    }
+}
+
+/// A lost stick is re-created with the node's password, given as a flag, in
+/// the env file or in the environment; a bad file is an error that does not
+/// show its contents.
+#[test]
+fn an_existing_node_password_is_kept() {
+    let s = Scratch::new();
+    let env_file = full_env_file(&s);
+    let password = "3f9c0d1e2b4a59687766554433221100";
+    std::fs::write(s.path("node1.pw"), format!("{password}\n")).unwrap();
+    let password_of = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut args = vec!["build-stick", "--env-file", env_file.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.push("n.img");
+        let out = s.run(&args, env);
+        assert!(out.status.success(), "{}", all(&out));
+        assert!(!all(&out).contains(password), "{}", all(&out));
+        let r = s.inspect_json("n.img", true);
+        r["secrets"][1]["content"].as_str().unwrap().to_owned()
+    };
+    let want = format!("{password}\n");
+    assert_eq!(
+        password_of(&["--k3s-node-password-file", "node1.pw"], &[]),
+        want
+    );
+    assert_eq!(
+        password_of(&[], &[("NODE_PASSWORD_FILE", "node1.pw")]),
+        want
+    );
+    std::fs::write(
+        s.path("with-pw.env"),
+        format!(
+            "{}NODE_PASSWORD_FILE=node1.pw\n",
+            std::fs::read_to_string(&env_file).unwrap()
+        ),
+    )
+    .unwrap();
+    let out = s.run(&["build-stick", "--env-file", "with-pw.env", "w.img"], &[]);
+    assert!(out.status.success(), "{}", all(&out));
+    let r = s.inspect_json("w.img", true);
+    assert_eq!(r["secrets"][1]["content"], want);
+
+    std::fs::write(s.path("bad.pw"), "Secret-Pw with space\n").unwrap();
+    let out = s.run(
+        &[
+            "build-stick",
+            "--env-file",
+            env_file.to_str().unwrap(),
+            "--k3s-node-password-file",
+            "bad.pw",
+            "b.img",
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    let text = all(&out);
+    assert!(text.contains("k3s node password: bad.pw:"), "{text}");
+    assert!(!text.contains("Secret-Pw"), "{text}");
+    assert!(!s.path("b.img").exists());
 }
 
 #[test]
@@ -602,7 +720,7 @@ fn reproduce_sh_passes_shellcheck_and_rebuilds_the_same_stick() {
     );
     assert!(out.status.success(), "{}", all(&out));
     let r = s.inspect_json("orig.img", true);
-    let script = r["secrets"][5]["content"].as_str().unwrap().to_owned();
+    let script = r["secrets"][6]["content"].as_str().unwrap().to_owned();
     let script_path = s.path("reproduce.sh");
     std::fs::write(&script_path, &script).unwrap();
 
@@ -679,17 +797,32 @@ fn the_ignition_url_comes_from_the_git_remote_and_lands_in_the_manifest() {
         "origin",
         "https://github.com/example/cluster.git",
     ]);
-    let out = s.run(
-        &[
-            "build-stick",
-            "--ssh-key",
-            "key.pub",
-            "--ignition-file",
-            repo.join("ignition.ign").to_str().unwrap(),
-            "git.img",
-        ],
-        &[],
+    let ign_file = repo.join("ignition.ign");
+    let build = || {
+        s.run(
+            &[
+                "build-stick",
+                "--ssh-key",
+                "key.pub",
+                "--ignition-file",
+                ign_file.to_str().unwrap(),
+                "git.img",
+            ],
+            &[],
+        )
+    };
+    // Not pushed yet: every node would get 404.
+    let out = build();
+    assert!(!out.status.success());
+    let text = all(&out);
+    assert!(
+        text.contains("ignition.ign is not at origin/main") && text.contains("git push"),
+        "{text}"
     );
+    assert!(!s.path("git.img").exists());
+    // Pushed (as far as this clone knows).
+    git(&["update-ref", "refs/remotes/origin/main", "HEAD"]);
+    let out = build();
     assert!(out.status.success(), "{}", all(&out));
     let m = &s.inspect_json("git.img", false)["manifest"];
     assert_eq!(
@@ -705,4 +838,244 @@ fn the_ignition_url_comes_from_the_git_remote_and_lands_in_the_manifest() {
             .contains("example/cluster"),
         "{m}"
     );
+
+    // What nodes get is checked, not the work tree: a pushed file that is
+    // not an Ignition config every channel takes is refused, naming it.
+    for (committed, want) in [
+        ("{not json\n", "is not JSON"),
+        (
+            "{\"ignition\":{\"version\":\"3.5.0\"}}\n",
+            "3.5.0, which not every Flatcar channel",
+        ),
+        (
+            "{\"storage\":{\"files\":[{\"path\":7}]}}\n",
+            "is not an Ignition config",
+        ),
+    ] {
+        std::fs::write(&ign_file, committed).unwrap();
+        git(&["commit", "-q", "-am", "broken"]);
+        git(&["update-ref", "refs/remotes/origin/main", "HEAD"]);
+        // A fixed but unpushed work tree does not help the nodes.
+        std::fs::write(&ign_file, "{\"ignition\":{\"version\":\"3.3.0\"}}\n").unwrap();
+        let out = build();
+        assert!(!out.status.success(), "{committed} was accepted");
+        let text = all(&out);
+        assert!(
+            text.contains("ignition.ign at origin/main")
+                && text.contains(want)
+                && text.contains("ephemeros ignite"),
+            "{text}"
+        );
+        git(&["checkout", "-q", "--", "ignition.ign"]);
+    }
+    // --pin names a commit: it must be on the remote, with a good file.
+    std::fs::write(&ign_file, "{\"ignition\":{\"version\":\"3.3.0\"}}\n").unwrap();
+    git(&["commit", "-q", "-am", "fixed"]);
+    let pinned = |s: &Scratch| {
+        s.run(
+            &[
+                "build-stick",
+                "--ssh-key",
+                "key.pub",
+                "--pin",
+                "--ignition-file",
+                ign_file.to_str().unwrap(),
+                "pin.img",
+            ],
+            &[],
+        )
+    };
+    let out = pinned(&s);
+    assert!(!out.status.success());
+    assert!(all(&out).contains("is not at commit"), "{}", all(&out));
+    git(&["update-ref", "refs/remotes/origin/main", "HEAD"]);
+    let out = pinned(&s);
+    assert!(out.status.success(), "{}", all(&out));
+    // --ignition-url: nothing local to check.
+    let out = s.run(
+        &[
+            "build-stick",
+            "--ssh-key",
+            "key.pub",
+            "--ignition-url",
+            IGN,
+            "url.img",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", all(&out));
+}
+
+/// Every setting that can carry a secret, malformed in each way a user can
+/// give it (flag, environment, env file, a stray word, a node password
+/// file): the build fails and the value appears in no output.
+#[test]
+fn malformed_secret_settings_never_show_their_value() {
+    const SECRET: &str = "s3cr3t-Qv7Lw";
+    let s = Scratch::new();
+    std::fs::write(s.path("bad.pw"), format!("{SECRET} with spaces\n")).unwrap();
+    std::fs::write(
+        s.path("multi.env"),
+        format!("K3S_TOKEN=\"{SECRET}\nmore\"\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        s.path("typo.env"),
+        format!("K3S_TOKN={SECRET}\nLOGEXPORT_POST={SECRET}\n"),
+    )
+    .unwrap();
+    let line_break = format!("K3S_TOKEN={SECRET}\nx");
+    let flag_cases: Vec<Vec<String>> = vec![
+        vec!["--k3s".into(), format!("K3S-TOKEN={SECRET}")],
+        vec!["--k3s".into(), format!("TOKEN={SECRET}")],
+        vec![format!("--k3s=K3S-TOKEN={SECRET}")],
+        vec!["--k3s".into(), line_break.clone()],
+        vec![
+            "--k3s".into(),
+            format!("K3S_URL=http://{SECRET}:6443"),
+            "--k3s".into(),
+            "K3S_TOKEN=t".into(),
+        ],
+        vec!["--k3s".into(), format!("K3S_URL=https://{SECRET}:6443")],
+        vec!["--heartbeat-url".into(), format!("ftp://{SECRET}/x")],
+        vec!["--heartbeat-url".into(), format!("no url {SECRET}")],
+        vec![
+            "--logexport-host".into(),
+            format!("bad host {SECRET}"),
+            "--logexport-port".into(),
+            "6514".into(),
+        ],
+        vec![
+            "--logexport-host".into(),
+            "logs.example".into(),
+            "--logexport-port".into(),
+            SECRET.into(),
+        ],
+        vec!["--logexport-host".into(), SECRET.into()],
+        vec![format!("K3S_TOKEN={SECRET}")],
+        vec![
+            "--k3s-node-password-file".into(),
+            "bad.pw".into(),
+            "--k3s".into(),
+            "K3S_TOKEN=t".into(),
+        ],
+        vec!["--env-file".into(), "multi.env".into()],
+        vec!["--env-file".into(), "typo.env".into()],
+    ];
+    let env_cases: Vec<Vec<(&str, String)>> = vec![
+        vec![(
+            "K3S_TOKEN",
+            line_break.trim_start_matches("K3S_TOKEN=").to_owned(),
+        )],
+        vec![
+            ("K3S_URL", format!("http://{SECRET}")),
+            ("K3S_TOKEN", "t".into()),
+        ],
+        vec![("HEARTBEAT_URL", format!("ftp://{SECRET}"))],
+        vec![
+            ("LOGEXPORT_HOST", "logs.example".into()),
+            ("LOGEXPORT_PORT", SECRET.into()),
+        ],
+        vec![
+            ("LOGEXPORT_HOST", format!("bad {SECRET}")),
+            ("LOGEXPORT_PORT", "6514".into()),
+        ],
+        vec![
+            ("K3S_TOKEN", "t".into()),
+            ("NODE_PASSWORD_FILE", "bad.pw".into()),
+        ],
+    ];
+    let check = |what: String, out: Output| {
+        assert!(!out.status.success(), "{what} was accepted: {}", all(&out));
+        let text = all(&out);
+        assert!(!text.contains(SECRET), "{what} shows the value:\n{text}");
+        assert!(!text.trim().is_empty(), "{what}: no message");
+    };
+    for extra in &flag_cases {
+        let mut args = vec!["build-stick", "--ssh-key", "key.pub", "--ignition-url", IGN];
+        args.extend(extra.iter().map(String::as_str));
+        if !extra[0].starts_with("K3S_TOKEN=") {
+            args.push("x.img");
+        }
+        check(format!("flags {extra:?}"), s.run(&args, &[]));
+        // As TARGET (a forgotten --k3s), too.
+        if extra[0].starts_with("K3S_TOKEN=") {
+            args.push("x.img");
+            check(format!("flags {args:?}"), s.run(&args, &[]));
+        }
+    }
+    for env in &env_cases {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        check(
+            format!("environment {env:?}"),
+            s.run(
+                &[
+                    "build-stick",
+                    "--ssh-key",
+                    "key.pub",
+                    "--ignition-url",
+                    IGN,
+                    "x.img",
+                ],
+                &env,
+            ),
+        );
+    }
+    assert!(!s.path("x.img").exists());
+}
+
+/// k3s ignores K3S_* names it does not read: a typo is a warning naming the
+/// closest name, --strict refuses it, and an agent is told which settings
+/// only a server reads.
+#[test]
+fn k3s_names_k3s_does_not_read_are_warned_about_or_refused() {
+    let s = Scratch::new();
+    let base = ["build-stick", "--ssh-key", "key.pub", "--ignition-url", IGN];
+    let run = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        args.push("x.img");
+        s.run(
+            &args,
+            &[("K3S_TOKN", TOKEN), ("K3S_DATASTORE_ENDPOINT", "")],
+        )
+    };
+    let out = run(&[]);
+    assert!(out.status.success(), "{}", all(&out));
+    let text = all(&out);
+    assert!(
+        text.contains(
+            "warning: K3S_TOKN: k3s does not read this variable; did you mean K3S_TOKEN?"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("K3S_DATASTORE_ENDPOINT:"), "{text}");
+    assert_no_secrets("build-stick", &text);
+
+    std::fs::remove_file(s.path("x.img")).unwrap();
+    let out = run(&["--strict"]);
+    assert!(!out.status.success());
+    let text = all(&out);
+    assert!(
+        text.contains("(--strict)") && text.contains("did you mean K3S_TOKEN?"),
+        "{text}"
+    );
+    assert_no_secrets("build-stick --strict", &text);
+    assert!(!s.path("x.img").exists());
+
+    let out = s.run(
+        &[&base[..], &["--strict", "x.img"]].concat(),
+        &[
+            ("K3S_URL", "https://srv.lan:6443"),
+            ("K3S_TOKEN", TOKEN),
+            ("K3S_DATASTORE_ENDPOINT", DATASTORE),
+        ],
+    );
+    assert!(!out.status.success());
+    let text = all(&out);
+    assert!(
+        text.contains("K3S_DATASTORE_ENDPOINT: k3s agent does not read it"),
+        "{text}"
+    );
+    assert_no_secrets("build-stick agent", &text);
 }

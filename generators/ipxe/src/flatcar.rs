@@ -5,18 +5,41 @@
 //! `current` pointing at the newest release of the channel. A PXE boot needs
 //! two files from that directory.
 
-use crate::{BootSettings, Error};
+use crate::{BootSettings, Channel, Error};
 
 /// The PXE kernel (an EFI-stub bzImage on amd64, an EFI `Image` on arm64).
 pub const KERNEL_FILE: &str = "flatcar_production_pxe.vmlinuz";
 /// The PXE initramfs holding the whole `/usr` image.
 pub const INITRD_FILE: &str = "flatcar_production_pxe_image.cpio.gz";
 
-/// Checks a release: `current`, or a version `MAJOR.MINOR.PATCH` of decimal
-/// numbers as Flatcar numbers its releases (e.g. `4230.2.3`).
-pub fn validate_release(release: &str) -> Result<(), Error> {
+/// Checks a release for a channel: `current`, a version `MAJOR.MINOR.PATCH`
+/// of decimal numbers as Flatcar numbers its releases (e.g. `4230.2.3`), or,
+/// on the LTS channel, `current-YYYY`: the newest release of one yearly LTS
+/// stream (flatcar/init bin/flatcar-install: "current-2022 for the LTS 2022
+/// stream"), so that a fleet stays on a stream instead of moving to the next.
+pub fn validate_release(release: &str, channel: Channel) -> Result<(), Error> {
     if release == "current" {
         return Ok(());
+    }
+    if let Some(year) = release.strip_prefix("current-") {
+        let is_year = year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit());
+        return match (is_year, channel) {
+            (true, Channel::Lts) => Ok(()),
+            (true, _) => Err(Error::invalid(
+                "Flatcar release",
+                release,
+                format!(
+                    "`current-YYYY` names an LTS stream; the {} channel has `current` \
+                     or a version (use --channel lts for an LTS stream)",
+                    channel.as_str()
+                ),
+            )),
+            (false, _) => Err(Error::invalid(
+                "Flatcar release",
+                release,
+                "expected `current-YYYY` with a four-digit year, e.g. current-2024",
+            )),
+        };
     }
     let parts: Vec<&str> = release.split('.').collect();
     let numeric = |p: &&str| !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit());
@@ -26,7 +49,7 @@ pub fn validate_release(release: &str) -> Result<(), Error> {
         Err(Error::invalid(
             "Flatcar release",
             release,
-            "expected `current` or a version such as 4230.2.3",
+            "expected `current`, a version such as 4230.2.3, or on the LTS channel current-YYYY",
         ))
     }
 }
@@ -81,7 +104,7 @@ pub fn normalize_base_url(url: &str) -> Result<String, Error> {
 
 /// The directory the kernel and initrd are fetched from, ending in `/`.
 pub fn base_url(settings: &BootSettings) -> Result<String, Error> {
-    validate_release(&settings.release)?;
+    validate_release(&settings.release, settings.channel)?;
     match &settings.base_url {
         Some(url) => normalize_base_url(url),
         None => Ok(format!(
@@ -96,7 +119,7 @@ pub fn base_url(settings: &BootSettings) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Arch, Channel};
+    use crate::Arch;
 
     #[test]
     fn default_base_url_follows_channel_arch_and_release() {
@@ -112,12 +135,28 @@ mod tests {
             base_url(&s).unwrap(),
             "https://lts.release.flatcar-linux.net/arm64-usr/4081.3.6/"
         );
+        s.release = "current-2024".into();
+        assert_eq!(
+            base_url(&s).unwrap(),
+            "https://lts.release.flatcar-linux.net/arm64-usr/current-2024/"
+        );
     }
 
     #[test]
     fn releases() {
-        for ok in ["current", "4230.2.3", "0.0.0", "3975.2.2"] {
-            validate_release(ok).unwrap();
+        for channel in [Channel::Stable, Channel::Beta, Channel::Alpha, Channel::Lts] {
+            for ok in ["current", "4230.2.3", "0.0.0", "3975.2.2"] {
+                validate_release(ok, channel).unwrap();
+            }
+        }
+        validate_release("current-2024", Channel::Lts).unwrap();
+        let err = validate_release("current-2024", Channel::Stable)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--channel lts"), "{err}");
+        for bad in ["current-", "current-24", "current-20245", "current-latest"] {
+            let err = validate_release(bad, Channel::Lts).unwrap_err().to_string();
+            assert!(err.contains("four-digit year"), "{bad}: {err}");
         }
         for bad in [
             "",
@@ -129,7 +168,7 @@ mod tests {
             "4230.2.x",
             "../x",
         ] {
-            let err = validate_release(bad).unwrap_err().to_string();
+            let err = validate_release(bad, Channel::Lts).unwrap_err().to_string();
             assert!(err.contains("Flatcar release"), "{err}");
         }
     }

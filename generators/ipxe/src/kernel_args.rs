@@ -128,7 +128,11 @@ pub const IGNITION_SCHEMES: [&str; 7] = ["http", "https", "tftp", "s3", "gs", "a
 /// Kernel arguments the script writes itself, each with the setting that
 /// controls it: given again as an extra argument, it would appear twice
 /// and the node would see one of them, silently.
-const MANAGED_ARGS: [(&str, &str); 8] = [
+/// Flatcar's Ignition takes the config URL from `ignition.config.url`,
+/// `flatcar.config.url` or `coreos.config.url`, and the last of them on the
+/// command line wins (flatcar/ignition internal/providers/cmdline/cmdline.go,
+/// `parseCmdline`): an extra one would silently replace ours.
+const MANAGED_ARGS: [(&str, &str); 9] = [
     ("initrd", "the boot script sets it to the Flatcar initrd"),
     (
         "flatcar.first_boot",
@@ -139,6 +143,7 @@ const MANAGED_ARGS: [(&str, &str); 8] = [
         "the boot script sets flatcar.first_boot",
     ),
     ("ignition.config.url", "use --ignition-url (or IGN_PATH)"),
+    ("flatcar.config.url", "use --ignition-url (or IGN_PATH)"),
     ("coreos.config.url", "use --ignition-url (or IGN_PATH)"),
     ("systemd.hostname", "use --hostname"),
     ("sshkey", "use --ssh-key"),

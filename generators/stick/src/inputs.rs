@@ -14,6 +14,9 @@ use crate::secrets;
 pub const SSH_KEY_PATH: &str = "SSH_KEY_PATH";
 /// Overrides the Ignition URL derived from the git remote.
 pub const IGN_PATH: &str = "IGN_PATH";
+/// A file holding the node's existing k3s node password (not a K3S_* name:
+/// those are passed to k3s).
+pub const NODE_PASSWORD_FILE: &str = "NODE_PASSWORD_FILE";
 
 /// Settings from one source.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -22,6 +25,8 @@ pub struct Source {
     pub settings: BTreeMap<String, String>,
     pub ssh_key_path: Option<PathBuf>,
     pub ign_path: Option<String>,
+    /// The file with the node's k3s node password, when one is given.
+    pub node_password_path: Option<PathBuf>,
 }
 
 impl Source {
@@ -32,6 +37,7 @@ impl Source {
         }
         self.ssh_key_path = self.ssh_key_path.or(lower.ssh_key_path);
         self.ign_path = self.ign_path.or(lower.ign_path);
+        self.node_password_path = self.node_password_path.or(lower.node_password_path);
         self
     }
 }
@@ -43,7 +49,8 @@ pub fn from_environment(vars: impl IntoIterator<Item = (OsString, OsString)>) ->
     let mut src = Source::default();
     for (k, v) in vars {
         let Some(key) = k.to_str() else { continue };
-        let known = secrets::is_setting(key) || key == SSH_KEY_PATH || key == IGN_PATH;
+        let known =
+            secrets::is_setting(key) || [SSH_KEY_PATH, IGN_PATH, NODE_PASSWORD_FILE].contains(&key);
         if !known {
             continue;
         }
@@ -52,9 +59,10 @@ pub fn from_environment(vars: impl IntoIterator<Item = (OsString, OsString)>) ->
             .map_err(|_| Error::invalid(key, "the environment variable is not valid UTF-8"))?;
         match key {
             // Empty means "not set", as in the original shell tool.
-            SSH_KEY_PATH | IGN_PATH if value.is_empty() => {}
+            SSH_KEY_PATH | IGN_PATH | NODE_PASSWORD_FILE if value.is_empty() => {}
             SSH_KEY_PATH => src.ssh_key_path = Some(PathBuf::from(value)),
             IGN_PATH => src.ign_path = Some(value),
+            NODE_PASSWORD_FILE => src.node_password_path = Some(PathBuf::from(value)),
             _ => {
                 src.settings.insert(key.to_owned(), value);
             }
@@ -66,21 +74,17 @@ pub fn from_environment(vars: impl IntoIterator<Item = (OsString, OsString)>) ->
 /// The settings of an env file (systemd `EnvironmentFile=` syntax; plain
 /// `KEY=value` lines are fine). Unknown names are errors at their line,
 /// since a typo would otherwise silently disable a component. A relative
-/// `SSH_KEY_PATH` is taken relative to the file's directory, so a fleet
-/// directory of per-node files and keys can be used from anywhere.
+/// `SSH_KEY_PATH` or `NODE_PASSWORD_FILE` is taken relative to the file's
+/// directory, so a fleet directory of per-node files and keys can be used
+/// from anywhere.
 pub fn from_env_file(bytes: &[u8], path: &Path) -> Result<Source> {
     let shown = path.display().to_string();
     let mut src = Source::default();
     for e in envfile::parse(bytes, &shown)? {
         match e.key.as_str() {
-            SSH_KEY_PATH | IGN_PATH if e.value.is_empty() => {}
-            SSH_KEY_PATH => {
-                let p = PathBuf::from(&e.value);
-                src.ssh_key_path = Some(match path.parent() {
-                    Some(dir) if p.is_relative() => dir.join(p),
-                    _ => p,
-                });
-            }
+            SSH_KEY_PATH | IGN_PATH | NODE_PASSWORD_FILE if e.value.is_empty() => {}
+            SSH_KEY_PATH => src.ssh_key_path = Some(beside(path, &e.value)),
+            NODE_PASSWORD_FILE => src.node_password_path = Some(beside(path, &e.value)),
             IGN_PATH => src.ign_path = Some(e.value),
             k if secrets::is_setting(k) => {
                 // Checked here too (not only when the secrets are written) so
@@ -101,13 +105,22 @@ pub fn from_env_file(bytes: &[u8], path: &Path) -> Result<Source> {
                     line: e.line,
                     col: 1,
                     message: format!(
-                        "unknown setting {k} (known: NODE_HOSTNAME, SSH_KEY_PATH, LOGEXPORT_HOST, LOGEXPORT_PORT, HEARTBEAT_URL, IGN_PATH, K3S_*)"
+                        "unknown setting {k} (known: NODE_HOSTNAME, SSH_KEY_PATH, LOGEXPORT_HOST, LOGEXPORT_PORT, HEARTBEAT_URL, IGN_PATH, NODE_PASSWORD_FILE, K3S_*)"
                     ),
                 })
             }
         }
     }
     Ok(src)
+}
+
+/// `value` as a path, relative to the env file's directory when relative.
+fn beside(env_file: &Path, value: &str) -> PathBuf {
+    let p = PathBuf::from(value);
+    match env_file.parent() {
+        Some(dir) if p.is_relative() => dir.join(p),
+        _ => p,
+    }
 }
 
 /// The SSH public key file: the one given, else `~/.ssh/id_rsa.pub`, else
@@ -160,7 +173,7 @@ mod tests {
         );
         assert_eq!(empty.ssh_key_path, None);
         let file = from_env_file(
-            b"NODE_HOSTNAME=from-file\nSSH_KEY_PATH=keys/n1.pub\nIGN_PATH=http://file/ign\n",
+            b"NODE_HOSTNAME=from-file\nSSH_KEY_PATH=keys/n1.pub\nIGN_PATH=http://file/ign\nNODE_PASSWORD_FILE=n1.pw\n",
             Path::new("/fleet/n1.env"),
         )
         .unwrap();
@@ -176,6 +189,14 @@ mod tests {
             Path::new("/fleet/keys/n1.pub")
         );
         assert_eq!(merged.ign_path.unwrap(), "http://file/ign");
+        assert_eq!(
+            merged.node_password_path.unwrap(),
+            Path::new("/fleet/n1.pw")
+        );
+        let env = from_environment([(OsString::from("NODE_PASSWORD_FILE"), OsString::from("p"))])
+            .unwrap();
+        assert_eq!(env.node_password_path.unwrap(), Path::new("p"));
+        assert!(env.settings.is_empty());
     }
 
     #[test]

@@ -236,6 +236,27 @@ fn expect_secret_files(report: &mut Report) {
                 .push(format!("the secrets volume has no {file}"));
         }
     }
+    // A k3s node without its password makes a new one at every boot, and
+    // the server refuses it (see node_password.rs); sticks from before the
+    // password was kept lack it.
+    let runs_k3s = report
+        .manifest
+        .as_ref()
+        .and_then(|m| m.components.get("k3s"))
+        .is_some_and(|c| c.enabled);
+    if runs_k3s
+        && !report
+            .secrets
+            .iter()
+            .any(|s| s.name == files::K3S_NODE_PASSWORD)
+    {
+        report.problems.push(format!(
+            "the secrets volume has no {}: the node gets a new k3s node password at every boot \
+             and the k3s server refuses it after the first; rebuild the stick with the node's \
+             password (--k3s-node-password-file)",
+            files::K3S_NODE_PASSWORD
+        ));
+    }
 }
 
 fn read_esp(fs: &Fs, report: &mut Report) {

@@ -6,6 +6,7 @@
 use crate::envfile;
 use crate::error::Result;
 use crate::manifest::ConfigRef;
+use crate::node_password::NodePassword;
 use crate::shell::quote;
 
 /// Inputs of the script.
@@ -18,6 +19,9 @@ pub struct Reproduce<'a> {
     /// Secrets-volume settings (`NODE_HOSTNAME`, `K3S_*`, …).
     pub settings: &'a [(String, String)],
     pub ssh_keys: &'a [String],
+    /// The node's k3s password: a rebuilt stick must keep it, or the k3s
+    /// server refuses the node.
+    pub k3s_node_password: Option<&'a NodePassword>,
     /// Further `build-stick` arguments (boot script flags), already split
     /// into words; the script quotes them.
     pub args: &'a [String],
@@ -80,7 +84,18 @@ impl Reproduce<'_> {
         s.push_str("cat > \"$dir/node.env\" <<'EPHEMEROS_ENV'\n");
         s.push_str(&envfile::render("", self.settings)?);
         s.push_str("EPHEMEROS_ENV\n");
+        if let Some(p) = self.k3s_node_password {
+            // A password is printable ASCII without spaces; quoted, it is one
+            // word whatever it holds.
+            s.push_str(&format!(
+                "printf '%s\\n' {} > \"$dir/k3s_node_password\"\n",
+                quote(p.as_str())
+            ));
+        }
         s.push_str("\"$ephemeros\" build-stick \\\n    --ignore-environment \\\n    --env-file \"$dir/node.env\" \\\n    --ssh-key \"$dir/authorized_keys\" \\\n");
+        if self.k3s_node_password.is_some() {
+            s.push_str("    --k3s-node-password-file \"$dir/k3s_node_password\" \\\n");
+        }
         s.push_str(&format!(
             "    --ignition-url {} \\\n",
             quote(self.ignition_url)

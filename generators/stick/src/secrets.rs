@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use crate::envfile;
 use crate::error::{Error, Result};
+use crate::node_password::NodePassword;
 use crate::validate;
 
 pub const HOSTNAME: &str = "NODE_HOSTNAME";
@@ -29,6 +30,8 @@ pub mod files {
     pub const HEARTBEAT_ENV: &str = "heartbeat_env";
     pub const HOSTNAME: &str = "hostname";
     pub const AUTHORIZED_KEYS: &str = "authorized_keys";
+    /// k3s's node password; installed as /etc/rancher/node/password.
+    pub const K3S_NODE_PASSWORD: &str = "k3s_node_password";
     pub const REPRODUCE: &str = "reproduce.sh";
 }
 
@@ -96,6 +99,9 @@ pub struct Secrets {
     /// `authorized_keys` lines for user `core`.
     pub ssh_keys: Vec<String>,
     pub k3s: Option<K3s>,
+    /// The node's k3s password (see [`crate::node_password`]); set by the
+    /// caller for a node that runs k3s, so that it keeps its identity.
+    pub k3s_node_password: Option<NodePassword>,
     pub logexport: Option<LogExport>,
     pub heartbeat: Option<Heartbeat>,
 }
@@ -215,6 +221,7 @@ impl Secrets {
             hostname,
             ssh_keys,
             k3s,
+            k3s_node_password: None,
             logexport,
             heartbeat,
         };
@@ -237,6 +244,9 @@ impl Secrets {
                 &k3s.vars,
             )?;
             out.push((files::K3S_ENV.into(), text.into_bytes()));
+            if let Some(p) = &self.k3s_node_password {
+                out.push((files::K3S_NODE_PASSWORD.into(), p.file_contents()));
+            }
         }
         if let Some(l) = &self.logexport {
             let vars = [
@@ -362,6 +372,20 @@ mod tests {
             .unwrap()
             .0;
         assert_eq!(back, s);
+    }
+
+    #[test]
+    fn the_node_password_is_written_only_for_k3s() {
+        let password = NodePassword::parse(b"0011", "t").unwrap();
+        let (mut s, _) = Secrets::from_settings(&settings(&[("K3S_TOKEN", "x")]), vec![]).unwrap();
+        s.k3s_node_password = Some(password.clone());
+        let files = s.files().unwrap();
+        assert_eq!(
+            files[1],
+            (files::K3S_NODE_PASSWORD.into(), b"0011\n".to_vec())
+        );
+        s.k3s = None;
+        assert!(s.files().unwrap().is_empty());
     }
 
     #[test]

@@ -50,6 +50,7 @@ fn reproduce_sh_matches_the_fixture_and_passes_shellcheck() {
         ignition_url: &manifest.ignition_url,
         settings: &secrets.settings(),
         ssh_keys: &secrets.ssh_keys,
+        k3s_node_password: secrets.k3s_node_password.as_ref(),
         args: &[
             "--channel=stable".into(),
             "--console=ttyS0,115200n8".into(),

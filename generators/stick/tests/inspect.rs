@@ -43,6 +43,7 @@ fn inspect_reads_back_what_was_built_without_secret_values() {
         names,
         [
             "k3s_env",
+            "k3s_node_password",
             "logexport_env",
             "heartbeat_env",
             "hostname",
@@ -57,7 +58,7 @@ fn inspect_reads_back_what_was_built_without_secret_values() {
     );
     assert!(k3s.values.is_none());
     let json = serde_json::to_string(&r).unwrap();
-    for secret in [TOKEN, "logs.example.com", "hc.example"] {
+    for secret in [TOKEN, NODE_PASSWORD, "logs.example.com", "hc.example"] {
         assert!(!json.contains(secret), "inspect leaks {secret}");
     }
     assert_eq!(
@@ -69,7 +70,28 @@ fn inspect_reads_back_what_was_built_without_secret_values() {
     let (f, len) = open(&img);
     let r = inspect(f, len, true).unwrap();
     assert_eq!(r.secrets[0].values.as_ref().unwrap()["K3S_TOKEN"], TOKEN);
-    assert_eq!(r.secrets[3].content.as_deref(), Some("node1\n"));
+    assert_eq!(r.secrets[4].content.as_deref(), Some("node1\n"));
+    let password = format!("{NODE_PASSWORD}\n");
+    assert_eq!(r.secrets[1].content.as_deref(), Some(password.as_str()));
+}
+
+/// A k3s stick without the node password (as built before it was kept) is
+/// reported, with the way out.
+#[test]
+fn inspect_reports_a_k3s_stick_without_node_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut secrets = sample_secrets();
+    secrets.k3s_node_password = None;
+    let img = build_image_with(&dir.path().join("stick.img"), &secrets);
+    let (f, len) = open(&img);
+    let r = inspect(f, len, false).unwrap();
+    assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+    assert!(
+        r.problems[0].contains("no k3s_node_password")
+            && r.problems[0].contains("--k3s-node-password-file"),
+        "{:?}",
+        r.problems
+    );
 }
 
 #[test]

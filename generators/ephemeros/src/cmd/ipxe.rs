@@ -21,7 +21,8 @@ pub struct BootArgs {
     #[arg(long, value_enum, default_value_t = ArchArg::Amd64, help_heading = "Boot script")]
     pub arch: ArchArg,
 
-    /// Flatcar release: `current` (the newest of the channel, at every boot) or a version such as 4230.2.3
+    /// Flatcar release: `current` (the newest of the channel, at every boot), a version such as
+    /// 4230.2.3, or with --channel lts `current-YYYY` (the newest of that yearly LTS stream)
     #[arg(
         long,
         default_value = "current",

@@ -8,3 +8,4 @@ pub mod inspect;
 pub mod ipxe;
 mod output;
 pub mod qemu;
+pub mod redact;

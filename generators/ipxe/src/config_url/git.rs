@@ -159,6 +159,34 @@ impl Repo {
         git(&self.toplevel, &["rev-parse", "--verify", "--quiet", &spec])
     }
 
+    /// The bytes of `path` at `rev`, if it exists there (unchanged: `run`
+    /// would trim and re-encode them).
+    pub fn blob(&self, rev: &str, path: &str) -> Result<Option<Vec<u8>>, GitError> {
+        let spec = format!("{rev}:{path}");
+        if self.blob_id(rev, path)?.is_none() {
+            return Ok(None);
+        }
+        let output = Command::new("git")
+            .arg("-C")
+            .arg(&self.toplevel)
+            .args(["cat-file", "blob", &spec])
+            .env("LC_ALL", "C")
+            .output()
+            .map_err(|e| GitError {
+                command: format!("git cat-file blob {spec}"),
+                message: format!("cannot run git: {e}"),
+            })?;
+        if !output.status.success() {
+            return Err(GitError {
+                command: format!("git cat-file blob {spec}"),
+                message: String::from_utf8_lossy(&output.stderr)
+                    .trim_end()
+                    .to_string(),
+            });
+        }
+        Ok(Some(output.stdout))
+    }
+
     /// Whether `path` exists in the commit `commit`.
     pub fn exists_in_commit(&self, commit: &str, path: &str) -> Result<bool, GitError> {
         let spec = format!("{commit}:{path}");

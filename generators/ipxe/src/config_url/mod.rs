@@ -62,6 +62,12 @@ pub struct ConfigSource {
     pub path_in_repo: String,
     /// Human-readable warnings (dirty file, commit not pushed, …).
     pub warnings: Vec<String>,
+    /// The Ignition file as nodes get it: its bytes at the remote branch
+    /// (or, with `pin`, at the commit once it is on the remote), as of the
+    /// last fetch; `None` when it is not there, and nodes would get 404.
+    pub served: Option<Vec<u8>>,
+    /// Where `served` was read, e.g. `origin/main`.
+    pub served_from: String,
 }
 
 const WAY_OUT: &str = "give the config URL with --ignition-url (or IGN_PATH)";
@@ -176,6 +182,25 @@ pub fn resolve(opts: &ResolveOptions) -> Result<ConfigSource, ResolveError> {
         (on_remote_name, on_remote)
     };
 
+    // What nodes get: the file at the remote branch, or at the pinned
+    // commit once that commit is on the remote.
+    let (served_rev, served_from) = if opts.pin {
+        (
+            git_ref.clone(),
+            format!("commit {} on remote {:?}", short(&git_ref), opts.remote),
+        )
+    } else {
+        (
+            format!("refs/remotes/{}/{git_ref}", opts.remote),
+            format!("{}/{git_ref}", opts.remote),
+        )
+    };
+    let served = if opts.pin && !on_remote {
+        None
+    } else {
+        repo.blob(&served_rev, &path_in_repo)?
+    };
+
     let dirty = repo.is_dirty(&path_in_repo)?;
     if dirty {
         warnings.push(format!(
@@ -204,6 +229,8 @@ pub fn resolve(opts: &ResolveOptions) -> Result<ConfigSource, ResolveError> {
         on_remote,
         path_in_repo,
         warnings,
+        served,
+        served_from,
     })
 }
 

@@ -294,6 +294,7 @@ fn arguments_the_script_sets_itself_are_refused_as_extras() {
     for (arg, pointer) in [
         ("ignition.config.url=https://x/i.ign", "--ignition-url"),
         ("coreos.config.url=https://x/i.ign", "--ignition-url"),
+        ("flatcar.config.url=https://x/i.ign", "--ignition-url"),
         ("systemd.hostname=n1", "--hostname"),
         ("sshkey=\"ssh-ed25519 AAAA\"", "--ssh-key"),
         ("console=ttyS0", "--console"),

@@ -10,6 +10,7 @@ use std::process::{Command, Output};
 use ephemeros_stick::image::EfiArch;
 use ephemeros_stick::layout::Layout;
 use ephemeros_stick::manifest::{self, ConfigRef, Flatcar, Manifest};
+use ephemeros_stick::node_password::NodePassword;
 use ephemeros_stick::secrets::Secrets;
 use ephemeros_stick::{ipxe_efi, StickSpec};
 
@@ -29,13 +30,19 @@ pub fn sample_secrets() -> Secrets {
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    Secrets::from_settings(
+    let mut secrets = Secrets::from_settings(
         &settings,
         vec!["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ0vJ1abc me@host".into()],
     )
     .unwrap()
-    .0
+    .0;
+    secrets.k3s_node_password =
+        Some(NodePassword::parse(NODE_PASSWORD.as_bytes(), "sample").unwrap());
+    secrets
 }
+
+/// A fixed node password (generated ones differ on every build).
+pub const NODE_PASSWORD: &str = "5e1f0c2a9b7d4e6f8a1c3b5d7e9f0a2c";
 
 pub fn sample_manifest(secrets: &Secrets) -> Manifest {
     Manifest {
@@ -71,8 +78,16 @@ pub fn fake_ipxe() -> Vec<u8> {
 
 /// Builds the sample stick into an image file of `size` bytes.
 pub fn build_image(path: &Path, size: Option<u64>) -> PathBuf {
-    let secrets = sample_secrets();
-    let manifest_json = sample_manifest(&secrets).to_json();
+    build_image_sized(path, &sample_secrets(), size)
+}
+
+/// The sample stick with other secrets.
+pub fn build_image_with(path: &Path, secrets: &Secrets) -> PathBuf {
+    build_image_sized(path, secrets, None)
+}
+
+fn build_image_sized(path: &Path, secrets: &Secrets, size: Option<u64>) -> PathBuf {
+    let manifest_json = sample_manifest(secrets).to_json();
     let mut files = secrets.files().unwrap();
     // build-stick always adds it; inspect checks for it.
     files.push((

@@ -1,6 +1,7 @@
 //! Checks of the node config (ignition.yml -> the committed ignition.ign):
 //! - ignition.ign is exactly what `ephemeros ignite` makes of ignition.yml;
 //! - Debian's `ignition-validate` accepts it;
+//! - its networkd files sit where Flatcar's PXE networking uses them;
 //! - its units pass `systemd-analyze verify` in a scratch root holding
 //!   everything the config writes, and follow the secrets rules;
 //! - its shell scripts pass shellcheck, and run under bash with fake
@@ -11,6 +12,7 @@
 
 mod config;
 mod logexport;
+mod network;
 mod sandbox;
 mod scripts;
 mod units;
@@ -52,6 +54,10 @@ pub fn run(sh: &Shell) -> Result<()> {
         }
     };
     step("node contract", contract(&config).map(|()| String::new()));
+    step(
+        "networkd files",
+        network::check(&config).map(|()| String::new()),
+    );
     let scratch = work.join("root");
     let built = units::build_root(&config, &scratch);
     let built_ok = built.is_ok();
@@ -199,6 +205,10 @@ fn contract(config: &NodeConfig) -> Result<()> {
         ("ephemeros-heartbeat.service", "/secrets/heartbeat_env"),
         ("ephemeros-hostname.service", "/secrets/hostname"),
         ("ephemeros-ssh-keys.service", "/secrets/authorized_keys"),
+        (
+            "ephemeros-k3s-node-password.service",
+            "/secrets/k3s_node_password",
+        ),
     ] {
         let Some(u) = config.units.iter().find(|u| u.name == unit) else {
             bail!("no {unit}");
@@ -214,11 +224,83 @@ fn contract(config: &NodeConfig) -> Result<()> {
             bail!("{unit} is not skipped without {file} (needs {condition})");
         }
     }
+    node_password_before_k3s(config)
+}
+
+/// k3s must find the stick's node password in place, or it makes a new one
+/// that the server refuses (see the unit's comment in ignition.yml).
+fn node_password_before_k3s(config: &NodeConfig) -> Result<()> {
+    const COPY: &str = "ephemeros-k3s-node-password.service";
+    let unit = |name: &str| {
+        config
+            .units
+            .iter()
+            .find(|u| u.name == name)
+            .and_then(|u| u.contents.clone())
+            .with_context(|| format!("no {name}"))
+    };
+    let copy = unit(COPY)?;
+    if !copy.lines().any(|l| {
+        l.trim().strip_prefix("ExecStart=").is_some_and(|cmd| {
+            cmd.contains("-m 0600")
+                && cmd.ends_with(" /secrets/k3s_node_password /etc/rancher/node/password")
+        })
+    }) {
+        bail!("{COPY} does not install /secrets/k3s_node_password as /etc/rancher/node/password with mode 0600");
+    }
+    let k3s = unit("k3s.service")?;
+    let names = |key: &str| -> Vec<String> {
+        k3s.lines()
+            .filter_map(|l| l.trim().strip_prefix(key))
+            .flat_map(|v| v.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+            .collect()
+    };
+    for key in ["Requires=", "After="] {
+        if !names(key).iter().any(|n| n == COPY) {
+            bail!("k3s.service lacks {key}{COPY}");
+        }
+    }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn k3s_waits_for_the_node_password() {
+        let committed = || NodeConfig::parse(include_str!("../../../../ignition.ign")).unwrap();
+        node_password_before_k3s(&committed()).unwrap();
+        for (unit, from, to, want) in [
+            (
+                "k3s.service",
+                "Requires=ephemeros-k3s-node-password.service\n",
+                "",
+                "lacks Requires=",
+            ),
+            (
+                "k3s.service",
+                " ephemeros-k3s-node-password.service\n",
+                "\n",
+                "lacks After=",
+            ),
+            (
+                "ephemeros-k3s-node-password.service",
+                "-m 0600",
+                "-m 0644",
+                "mode 0600",
+            ),
+        ] {
+            let mut c = committed();
+            let u = c.units.iter_mut().find(|u| u.name == unit).unwrap();
+            let text = u.contents.take().unwrap();
+            assert!(text.contains(from), "{unit} no longer has {from:?}");
+            u.contents = Some(text.replacen(from, to, 1));
+            let e = node_password_before_k3s(&c).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+        }
+    }
+
     /// Only the node checks, without the rest of `cargo xtask ci`:
     /// `cargo test -p xtask node_checks -- --ignored --nocapture`
     #[test]

@@ -218,22 +218,31 @@ pub fn k3s_fetch(config: &NodeConfig, dir: Utf8PathBuf) -> Result<()> {
         };
         Ok(value.trim().to_owned())
     };
-    let (version, pinned) = (pin("version")?, pin("sha256")?);
-    ensure!(
-        pinned.len() == 64
-            && pinned
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
-        "k3s-fetch: the pinned sha256 {pinned:?} is not 64 lowercase hex digits"
-    );
+    let version = pin("version")?;
     ensure!(
         version.starts_with('v') && version.contains("+k3s"),
         "k3s-fetch: {version:?} is not a k3s release tag"
     );
+    // (uname -m, release asset as k3s's install.sh names it, pinned hash)
+    let arches = [
+        ("x86_64", "k3s", pin("sha256_amd64")?),
+        ("aarch64", "k3s-arm64", pin("sha256_arm64")?),
+    ];
+    for (machine, _, pinned) in &arches {
+        ensure!(
+            pinned.is_empty()
+                || (pinned.len() == 64
+                    && pinned
+                        .bytes()
+                        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())),
+            "k3s-fetch: the pinned sha256 for {machine} {pinned:?} is not 64 lowercase hex digits"
+        );
+    }
+    ensure!(!arches[0].2.is_empty(), "k3s-fetch pins no amd64 hash");
+
     let blob = b"#!/bin/sh\necho stand-in k3s\n";
     let blob_hash = format!("{:x}", Sha256::digest(blob));
-    let blob_file = sb.dir.join("blob");
-    std::fs::write(&blob_file, blob)?;
+    std::fs::write(sb.dir.join("blob"), blob)?;
     std::fs::write(sb.dir.join("bad-blob"), b"tampered\n")?;
     // Writes $FAKE_DIR/$FAKE_BLOB to --output, records its arguments.
     sb.fake(
@@ -241,67 +250,121 @@ pub fn k3s_fetch(config: &NodeConfig, dir: Utf8PathBuf) -> Result<()> {
         "#!/bin/bash\nprintf '%s\\0' \"$@\" >>\"$FAKE_DIR/curl.args\"\n\
          while (($#)); do [[ $1 == --output ]] && cp \"$FAKE_DIR/$FAKE_BLOB\" \"$2\"; shift; done\n",
     )?;
-    let opt_bin = sb.dir.join("opt-bin");
-    let script = script_with_paths(
-        config,
-        &sb,
-        "/opt/ephemeros/bin/k3s-fetch",
-        &[
-            ("/opt/bin", opt_bin.clone()),
-            (pinned.as_str(), Utf8PathBuf::from(blob_hash.as_str())),
-        ],
+    sb.fake(
+        "uname",
+        "#!/bin/bash\n[[ $1 == -m ]] && echo \"$FAKE_MACHINE\"\n",
     )?;
+    let opt_bin = sb.dir.join("opt-bin");
+    // Every pinned hash becomes the stand-in's, so the stand-in passes for
+    // whichever asset is asked for.
+    let mut replacements = vec![("/opt/bin", opt_bin.clone())];
+    for (_, _, pinned) in &arches {
+        if !pinned.is_empty() {
+            replacements.push((pinned.as_str(), Utf8PathBuf::from(blob_hash.as_str())));
+        }
+    }
+    let script = script_with_paths(config, &sb, "/opt/ephemeros/bin/k3s-fetch", &replacements)?;
     let k3s = opt_bin.join("k3s");
-    let url = format!(
-        "https://github.com/k3s-io/k3s/releases/download/{}/k3s",
-        version.replace('+', "%2B")
-    );
+    let run = |machine: &str, blob: &str| {
+        sb.run(
+            sb.command(&script, &[("FAKE_BLOB", blob), ("FAKE_MACHINE", machine)]),
+            LIMIT,
+        )
+    };
+    let reset = || -> Result<()> {
+        let _ = std::fs::remove_file(sb.dir.join("curl.args"));
+        if opt_bin.exists() {
+            std::fs::remove_dir_all(&opt_bin)?;
+        }
+        Ok(())
+    };
 
-    // A tampered download is refused and leaves nothing behind.
-    let (status, stderr) = sb.run(sb.command(&script, &[("FAKE_BLOB", "bad-blob")]), LIMIT)?;
+    // A machine k3s-fetch has no release for is refused before any download.
+    reset()?;
+    let (status, stderr) = run("riscv64", "blob")?;
+    ensure!(!status.success(), "k3s-fetch accepted a riscv64 machine");
     ensure!(
-        !status.success(),
-        "k3s-fetch installed a download with the wrong sha256"
-    );
-    ensure!(
-        stderr.contains("does not have the pinned sha256"),
-        "k3s-fetch: {stderr}"
-    );
-    let left: Vec<_> = std::fs::read_dir(&opt_bin)?.collect();
-    ensure!(
-        left.is_empty(),
-        "k3s-fetch left {} file(s) in /opt/bin",
-        left.len()
-    );
-
-    // The right one is installed, executable, from the pinned release.
-    let (status, stderr) = sb.run(sb.command(&script, &[("FAKE_BLOB", "blob")]), LIMIT)?;
-    ensure!(status.success(), "k3s-fetch failed ({status}): {stderr}");
-    ensure!(
-        std::fs::read(&k3s)? == blob,
-        "k3s-fetch installed something else"
-    );
-    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&k3s)?.permissions());
-    ensure!(
-        mode & 0o777 == 0o755,
-        "k3s-fetch installed k3s with mode {mode:o}"
-    );
-    let args = sb.recorded_args("curl.args")?;
-    ensure!(
-        args.windows(2).any(|w| w[0] == "--url" && w[1] == url),
-        "k3s-fetch did not download {url}: {args:?}"
-    );
-
-    // Intact: no second download.
-    std::fs::remove_file(sb.dir.join("curl.args"))?;
-    let (status, stderr) = sb.run(sb.command(&script, &[("FAKE_BLOB", "bad-blob")]), LIMIT)?;
-    ensure!(
-        status.success(),
-        "k3s-fetch with k3s in place failed ({status}): {stderr}"
+        stderr.contains("this machine is riscv64") && stderr.contains("aarch64"),
+        "k3s-fetch on riscv64: {stderr}"
     );
     ensure!(
         !sb.dir.join("curl.args").exists(),
-        "k3s-fetch downloaded k3s again although it was intact"
+        "k3s-fetch downloaded something for an unknown machine"
     );
+
+    for (machine, asset, pinned) in &arches {
+        reset()?;
+        if pinned.is_empty() {
+            // No reviewed hash: refused, never downloaded unchecked.
+            let (status, stderr) = run(machine, "blob")?;
+            ensure!(
+                !status.success(),
+                "k3s-fetch on {machine} ran without a pinned hash"
+            );
+            ensure!(
+                stderr.contains(&format!("no sha256 of {asset}")),
+                "k3s-fetch on {machine}: {stderr}"
+            );
+            ensure!(
+                !sb.dir.join("curl.args").exists(),
+                "k3s-fetch on {machine} downloaded without a pinned hash"
+            );
+            continue;
+        }
+        let url = format!(
+            "https://github.com/k3s-io/k3s/releases/download/{}/{asset}",
+            version.replace('+', "%2B")
+        );
+
+        // A tampered download is refused and leaves nothing behind.
+        let (status, stderr) = run(machine, "bad-blob")?;
+        ensure!(
+            !status.success(),
+            "k3s-fetch on {machine} installed a download with the wrong sha256"
+        );
+        ensure!(
+            stderr.contains("does not have the pinned sha256"),
+            "k3s-fetch on {machine}: {stderr}"
+        );
+        let left: Vec<_> = std::fs::read_dir(&opt_bin)?.collect();
+        ensure!(
+            left.is_empty(),
+            "k3s-fetch on {machine} left {} file(s) in /opt/bin",
+            left.len()
+        );
+
+        // The right one is installed, executable, from the pinned release.
+        let (status, stderr) = run(machine, "blob")?;
+        ensure!(
+            status.success(),
+            "k3s-fetch on {machine} failed ({status}): {stderr}"
+        );
+        ensure!(
+            std::fs::read(&k3s)? == blob,
+            "k3s-fetch on {machine} installed something else"
+        );
+        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&k3s)?.permissions());
+        ensure!(
+            mode & 0o777 == 0o755,
+            "k3s-fetch on {machine} installed k3s with mode {mode:o}"
+        );
+        let args = sb.recorded_args("curl.args")?;
+        ensure!(
+            args.windows(2).any(|w| w[0] == "--url" && w[1] == url),
+            "k3s-fetch on {machine} did not download {url}: {args:?}"
+        );
+
+        // Intact: no second download.
+        std::fs::remove_file(sb.dir.join("curl.args"))?;
+        let (status, stderr) = run(machine, "bad-blob")?;
+        ensure!(
+            status.success(),
+            "k3s-fetch on {machine} with k3s in place failed ({status}): {stderr}"
+        );
+        ensure!(
+            !sb.dir.join("curl.args").exists(),
+            "k3s-fetch on {machine} downloaded k3s again although it was intact"
+        );
+    }
     Ok(())
 }

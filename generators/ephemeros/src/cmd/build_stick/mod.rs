@@ -22,6 +22,8 @@ use ephemeros_stick::{ipxe_efi, target, timestamp, StickSpec};
 
 use super::ipxe::BootArgs;
 
+mod node;
+
 const EXAMPLES: &str = "\
 Examples:
   # A server with embedded SQLite, onto a USB stick:
@@ -43,9 +45,11 @@ Examples:
 Settings come from flags, then --env-file, then environment variables (the
 first that has a setting wins): NODE_HOSTNAME, SSH_KEY_PATH (default
 ~/.ssh/id_rsa.pub, then ~/.ssh/id_ed25519.pub), LOGEXPORT_HOST +
-LOGEXPORT_PORT, HEARTBEAT_URL, IGN_PATH, and every K3S_* variable (kept
+LOGEXPORT_PORT, HEARTBEAT_URL, IGN_PATH, NODE_PASSWORD_FILE, and every K3S_* variable (kept
 verbatim in k3s_env; K3S_DATASTORE_ENDPOINT set but empty means embedded
-SQLite, K3S_URL makes the node an agent). A component with none of its
+SQLite, K3S_URL makes the node an agent). A K3S_* name k3s does not read
+(a typo such as K3S_TOKN) gets a warning naming the closest one; --strict
+makes it an error. A component with none of its
 settings is left out, with a warning. Prefer the environment or an env
 file for secrets: flags show up in the process list.
 
@@ -87,9 +91,19 @@ pub struct Args {
     #[arg(long, value_name = "URL", help_heading = "Node")]
     pub heartbeat_url: Option<String>,
 
+    /// The node's existing k3s node password, to rebuild a lost stick (the
+    /// node's /etc/rancher/node/password, or the old stick's k3s_node_password);
+    /// a new one is generated otherwise [env: NODE_PASSWORD_FILE]
+    #[arg(long, value_name = "FILE", help_heading = "Node")]
+    pub k3s_node_password_file: Option<PathBuf>,
+
     /// A k3s setting for k3s_env, e.g. --k3s K3S_DATASTORE_ENDPOINT= (repeatable) [env: K3S_*]
     #[arg(long = "k3s", value_name = "K3S_NAME=VALUE", value_parser = parse_k3s, help_heading = "Node")]
     pub k3s: Vec<(String, String)>,
+
+    /// Refuse a K3S_* variable that k3s does not read (a warning otherwise)
+    #[arg(long, help_heading = "Node")]
+    pub strict: bool,
 
     /// Read settings from this file (KEY=value lines, systemd EnvironmentFile= syntax)
     #[arg(long, value_name = "FILE", help_heading = "Node")]
@@ -172,6 +186,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         secrets_size: args.secrets_size,
     };
     layout.validate()?;
+    node::refuse_setting_as_target(&args.target)?;
     let contents = prepare(&args, layout)?;
     if device::is_block_device(&args.target) {
         write_device(&args, &contents)?;
@@ -205,6 +220,7 @@ fn gather(args: &Args) -> Result<Source> {
         flags.settings.insert(k.clone(), v.clone());
     }
     flags.ssh_key_path = args.ssh_key.clone();
+    flags.node_password_path = args.k3s_node_password_file.clone();
     if args.ignition_url_on_command_line {
         flags.ign_path = args.boot.ignition_url.clone();
     }
@@ -234,15 +250,21 @@ fn prepare(args: &Args, layout: Layout) -> Result<Contents> {
     let ssh_keys =
         ephemeros_stick::validate::ssh_public_keys(&key_file.display().to_string(), &key_text)?;
 
-    let (secrets, warnings) = Secrets::from_settings(&source.settings, ssh_keys)?;
+    let (mut secrets, warnings) = Secrets::from_settings(&source.settings, ssh_keys)?;
     for w in &warnings {
         eprintln!("warning: {w}");
     }
+    node::check_k3s_names(&secrets, args.strict)?;
+    secrets.k3s_node_password =
+        node::node_password(&secrets, source.node_password_path.as_deref(), &args.target)?;
 
     let mut boot = args.boot.clone();
     boot.ignition_url = source.ign_path.clone();
     let (settings, config) =
         boot.settings(secrets.hostname.clone(), secrets.ssh_keys.first().cloned())?;
+    if let Some(source) = &config {
+        node::check_served_config(source)?;
+    }
     let script = ephemeros_ipxe::render(&settings).context("cannot render the boot script")?;
 
     let efi_arch = match settings.arch {
@@ -284,6 +306,7 @@ fn prepare(args: &Args, layout: Layout) -> Result<Contents> {
         ignition_url: &settings.ignition_url,
         settings: &secrets.settings(),
         ssh_keys: &secrets.ssh_keys,
+        k3s_node_password: secrets.k3s_node_password.as_ref(),
         args: &repro_args,
     }
     .render()?;
