@@ -121,6 +121,7 @@ fn outside(sh: &Shell) -> Result<()> {
     let tmp_dir = Utf8PathBuf::try_from(std::env::temp_dir())
         .context("TMPDIR is not UTF-8")?
         .join(format!("ephemeros-nix-sandbox-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&tmp_dir);
     for d in [&tools_dir, &dev_dir, &tmp_dir] {
         fs::create_dir_all(d).with_context(|| format!("creating {d}"))?;
     }
@@ -206,8 +207,22 @@ fn outside(sh: &Shell) -> Result<()> {
         .arg(plan_path.as_str())
         .status()
         .context("starting the sandboxed half of nix-sandbox")?;
+    // Tests clean up after themselves: whatever is left in their TMPDIR
+    // would pile up on a developer's machine run after run.
+    let leftovers: Vec<String> = fs::read_dir(&tmp_dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
     let _ = fs::remove_dir_all(&tmp_dir);
     ensure!(status.success(), "tests failed in the Nix-like sandbox");
+    ensure!(
+        leftovers.is_empty(),
+        "the tests left these behind in TMPDIR: {}",
+        leftovers.join(", ")
+    );
     Ok(())
 }
 
