@@ -30,7 +30,19 @@ const IPXE_EFI_IN_PACKAGE: &str = "usr/lib/ipxe/ipxe-amd64.efi";
 pub const AUTOEXEC_MARKER: &[u8] = b"autoexec.ipxe";
 
 pub fn ipxe(sh: &Shell, args: IpxeArgs) -> Result<()> {
-    let efi = ensure_ipxe(sh, args.refresh)?;
+    let efi = ensure_ipxe(sh, args.refresh).map_err(|err| {
+        // apt's own message names whatever ipxe the host's lists know (on
+        // bookworm a 2019 build that cannot run autoexec.ipxe): say what is
+        // needed, where it was looked for, and the ways around it.
+        err.context(format!(
+            "cargo xtask ipxe needs Debian {IPXE_SUITE}'s `ipxe` package (bookworm's 2019 \
+             build cannot run autoexec.ipxe), downloaded from the Debian mirror of this \
+             machine's apt sources into target/xtask/apt/{IPXE_SUITE}; nothing usable is \
+             cached at target/xtask/ipxe. Without that mirror, give build-stick any iPXE EFI \
+             binary from 2021 or later: --ipxe-efi FILE or EPHEMEROS_IPXE_EFI=FILE \
+             (with Nix: `nix run .#build-stick`, which brings its own)"
+        ))
+    })?;
     println!("{efi}");
     Ok(())
 }

@@ -106,7 +106,45 @@ pub fn run(sh: &Shell) -> Result<()> {
             .run()?;
         eprintln!("stick ({arch}): sgdisk, fsck.fat x2, mtools, shellcheck, inspect: ok");
     }
+    readme_write_figure(sh, &amd64, &dir)?;
     device_write(sh, &bin, &amd64, &key, &dir)
+}
+
+/// The README says how much a default stick writes to a device ("about N
+/// MiB for a default stick"); measured here, with the real iPXE, by the
+/// library's own write plan (the stick bench's figure, one run).
+fn readme_write_figure(sh: &Shell, ipxe: &Utf8Path, dir: &Utf8Path) -> Result<()> {
+    let readme_path = workspace_root().join("README.md");
+    let readme =
+        std::fs::read_to_string(&readme_path).with_context(|| format!("reading {readme_path}"))?;
+    let said = readme_mib(&readme).with_context(|| {
+        format!("{readme_path} no longer says \"about N MiB for a default stick\"")
+    })?;
+    let out = cmd!(
+        sh,
+        "cargo run -q -p ephemeros-stick --example stick_bench -- 1 {ipxe} {dir}"
+    )
+    .read()
+    .context("running the stick_bench example")?;
+    let bytes: f64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("device_8g_bytes_written ")?.parse().ok())
+        .with_context(|| format!("stick_bench printed no device figure:\n{out}"))?;
+    let measured = bytes / MIB as f64;
+    ensure!(
+        (measured - said).abs() < 0.05,
+        "README.md says a default stick writes about {said} MiB to a device; it writes {measured:.2} MiB: update the README"
+    );
+    eprintln!("stick: a default stick writes {measured:.2} MiB to a device, as the README says");
+    Ok(())
+}
+
+/// N in the README's "about N MiB for a default stick".
+fn readme_mib(readme: &str) -> Option<f64> {
+    let flat = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+    let at = flat.find(" MiB for a default stick")?;
+    let before = &flat[..at];
+    before.rsplit(' ').next()?.parse().ok()
 }
 
 /// Writes a stick to a real block device (a loop device over a file that
@@ -211,6 +249,15 @@ fn which(tool: &str) -> Option<std::path::PathBuf> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_readme_write_figure_is_read_across_line_breaks() {
+        assert_eq!(
+            super::readme_mib("rebuild (about 3.7\nMiB for a default stick)."),
+            Some(3.7)
+        );
+        assert_eq!(super::readme_mib("about 4 MiB for the stick"), None);
+    }
+
     /// The same check on its own: `cargo test -p xtask -- --ignored real_sticks`.
     #[test]
     #[ignore = "fetches the real iPXE and builds sticks; `cargo xtask ci` runs it"]
