@@ -1079,3 +1079,48 @@ fn k3s_names_k3s_does_not_read_are_warned_about_or_refused() {
     );
     assert_no_secrets("build-stick agent", &text);
 }
+
+#[test]
+fn a_bad_setting_is_named_where_the_user_gave_it() {
+    let s = Scratch::new();
+    std::fs::write(
+        s.path("node1.env"),
+        "# node1\nSSH_KEY_PATH=key.pub\nNODE_HOSTNAME=bad_name\n",
+    )
+    .unwrap();
+    let common = ["build-stick", "--ignition-url", IGN, "--ssh-key", "key.pub"];
+    let cases: [(&[&str], &[(&str, &str)], &str); 4] = [
+        (&["--hostname", "bad_name"], &[], "error: --hostname: "),
+        (
+            &[],
+            &[("NODE_HOSTNAME", "bad_name")],
+            "error: NODE_HOSTNAME: ",
+        ),
+        (
+            &["--env-file", "node1.env"],
+            &[],
+            "error: node1.env:3: NODE_HOSTNAME: ",
+        ),
+        (
+            &["--k3s", "K3S_TOKEN=a\nb"],
+            &[],
+            "error: --k3s K3S_TOKEN=…: ",
+        ),
+    ];
+    for (flags, env, expect) in cases {
+        let args: Vec<&str> = common
+            .iter()
+            .chain(flags.iter())
+            .copied()
+            .chain(["x.img"])
+            .collect();
+        let out = s.run(&args, env);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{flags:?}: {err}");
+        assert!(
+            err.lines().any(|l| l.starts_with(expect)),
+            "{flags:?} {env:?}: want a line starting {expect:?}:\n{err}"
+        );
+        assert!(!s.path("x.img").exists());
+    }
+}

@@ -241,6 +241,61 @@ fn gather(args: &Args) -> Result<Source> {
     Ok(flags.over(file.over(env)))
 }
 
+/// The flag that sets a setting, as the user would type it.
+fn flag_for(key: &str) -> Option<String> {
+    let flag = match key {
+        secrets::HOSTNAME => "--hostname",
+        secrets::LOGEXPORT_HOST => "--logexport-host",
+        secrets::LOGEXPORT_PORT => "--logexport-port",
+        secrets::HEARTBEAT_URL => "--heartbeat-url",
+        k if k.starts_with("K3S_") => return Some(format!("--k3s {k}=…")),
+        _ => return None,
+    };
+    Some(flag.to_owned())
+}
+
+/// Where a setting came from, in the words the user gave it: the flag they
+/// typed, the env file that holds it, or the environment variable.
+fn origin_of(args: &Args, key: &str) -> String {
+    let by_flag = match key {
+        secrets::HOSTNAME => args.hostname.is_some(),
+        secrets::LOGEXPORT_HOST => args.logexport_host.is_some(),
+        secrets::LOGEXPORT_PORT => args.logexport_port.is_some(),
+        secrets::HEARTBEAT_URL => args.heartbeat_url.is_some(),
+        k => args.k3s.iter().any(|(name, _)| name == k),
+    };
+    if by_flag {
+        if let Some(flag) = flag_for(key) {
+            return flag;
+        }
+    }
+    let in_file = args.env_file.as_ref().and_then(|path| {
+        let text = std::fs::read_to_string(path).ok()?;
+        let line = text.lines().position(|l| {
+            let l = l.trim_start();
+            let l = l.strip_prefix("export ").unwrap_or(l).trim_start();
+            l.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })?;
+        Some(format!("{}:{}: {key}", path.display(), line + 1))
+    });
+    in_file.unwrap_or_else(|| key.to_owned())
+}
+
+/// A setting's error, re-addressed to where the user set it.
+fn in_users_words(args: &Args, err: ephemeros_stick::Error) -> anyhow::Error {
+    use ephemeros_stick::Error;
+    match err {
+        Error::Invalid { name, reason } => {
+            anyhow::anyhow!("{}: {reason}", origin_of(args, &name))
+        }
+        Error::Unrepresentable { key, reason } => {
+            anyhow::anyhow!("{}: {reason}", origin_of(args, &key))
+        }
+        other => other.into(),
+    }
+}
+
 fn prepare(args: &Args, layout: Layout) -> Result<Contents> {
     let source = gather(args)?;
     let home = std::env::var_os("HOME").map(PathBuf::from);
@@ -250,7 +305,8 @@ fn prepare(args: &Args, layout: Layout) -> Result<Contents> {
     let ssh_keys =
         ephemeros_stick::validate::ssh_public_keys(&key_file.display().to_string(), &key_text)?;
 
-    let (mut secrets, warnings) = Secrets::from_settings(&source.settings, ssh_keys)?;
+    let (mut secrets, warnings) =
+        Secrets::from_settings(&source.settings, ssh_keys).map_err(|e| in_users_words(args, e))?;
     for w in &warnings {
         eprintln!("warning: {w}");
     }
