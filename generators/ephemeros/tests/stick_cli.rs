@@ -431,7 +431,8 @@ fn bad_inputs_are_clear_errors_and_leave_nothing_behind() {
             vec![],
             "cannot run autoexec.ipxe",
         ),
-        (vec!["--hostname", "Node_1"], vec![], "NODE_HOSTNAME:"),
+        // Named as the user gave it: the flag.
+        (vec!["--hostname", "Node_1"], vec![], "--hostname: "),
         (vec!["--ssh-key", "bad.pub"], vec![], "PRIVATE key"),
         (
             vec![],
@@ -1089,7 +1090,8 @@ fn a_bad_setting_is_named_where_the_user_gave_it() {
     )
     .unwrap();
     let common = ["build-stick", "--ignition-url", IGN, "--ssh-key", "key.pub"];
-    let cases: [(&[&str], &[(&str, &str)], &str); 4] = [
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 4] = [
         (&["--hostname", "bad_name"], &[], "error: --hostname: "),
         (
             &[],
