@@ -1,21 +1,78 @@
 //! Writing a command's output: to a file, or to standard output.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-/// Writes through a temporary file in the same directory, synced, then
-/// renamed into place: a failure or an interrupt never leaves a
-/// half-written config or script where the old one was.
+/// Writes `bytes` to `path` the way a user who names an output expects:
+/// - a regular file (or a new one) is replaced through a temporary file in
+///   the same directory, synced, then renamed into place, so a failure or
+///   an interrupt never leaves a half-written config or script;
+/// - a symbolic link is followed (to its final target, which may not exist
+///   yet) and that target is replaced; the link stays a link;
+/// - a device, FIFO or socket (`-o /dev/null`, `-o /dev/stdout`, a pipe) is
+///   written into: renaming over it would replace the device node itself.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let target = follow_links(path)?;
+    match std::fs::metadata(&target) {
+        Ok(meta) if meta.is_dir() => {
+            anyhow::bail!("cannot write {}: it is a directory", path.display())
+        }
+        Ok(meta) if !meta.is_file() => {
+            let mut out = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&target)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            return out
+                .write_all(bytes)
+                .and_then(|()| out.flush())
+                .with_context(|| format!("cannot write {}", path.display()));
+        }
+        _ => {}
+    }
+    replace_file(&target, bytes).with_context(|| {
+        if target == path {
+            format!("cannot write {}", path.display())
+        } else {
+            format!(
+                "cannot write {} (the target of the link {})",
+                target.display(),
+                path.display()
+            )
+        }
+    })
+}
+
+/// The path a chain of symbolic links ends at (`path` itself when it is
+/// none); the end need not exist.
+fn follow_links(path: &Path) -> Result<PathBuf> {
+    let mut current = path.to_path_buf();
+    // Linux's own limit for a path's links (ELOOP beyond it).
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let link = std::fs::read_link(&current)
+                    .with_context(|| format!("cannot read the link {}", current.display()))?;
+                current = match current.parent() {
+                    Some(dir) if link.is_relative() => dir.join(link),
+                    _ => link,
+                };
+            }
+            _ => return Ok(current),
+        }
+    }
+    anyhow::bail!("{}: too many levels of symbolic links", path.display())
+}
+
+fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    let name = path
-        .file_name()
-        .with_context(|| format!("output path {} names no file", path.display()))?;
+    let name = path.file_name().ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path names no file")
+    })?;
     let tmp = dir.join(format!(
         ".{}.{}.tmp",
         name.to_string_lossy(),
@@ -27,11 +84,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         file.sync_all()?;
         std::fs::rename(&tmp, path)
     };
-    if let Err(err) = write() {
+    write().inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
-        return Err(err).with_context(|| format!("cannot write {}", path.display()));
-    }
-    Ok(())
+    })
 }
 
 /// Writes all of `bytes` to standard output and flushes. `println!` panics
@@ -66,6 +121,62 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("out.txt")]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("ephemeros-output-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_link_is_written_through_and_stays_a_link() {
+        let dir = scratch("link");
+        std::fs::write(dir.join("real.ign"), b"old").unwrap();
+        std::os::unix::fs::symlink("real.ign", dir.join("link.ign")).unwrap();
+        // A dangling link: its target is created.
+        std::os::unix::fs::symlink("sub/new.ign", dir.join("dangling.ign")).unwrap();
+        std::fs::create_dir(dir.join("sub")).unwrap();
+        write_atomically(&dir.join("link.ign"), b"new").unwrap();
+        write_atomically(&dir.join("dangling.ign"), b"fresh").unwrap();
+        for link in ["link.ign", "dangling.ign"] {
+            let meta = std::fs::symlink_metadata(dir.join(link)).unwrap();
+            assert!(meta.file_type().is_symlink(), "{link} was replaced");
+        }
+        assert_eq!(std::fs::read(dir.join("real.ign")).unwrap(), b"new");
+        assert_eq!(std::fs::read(dir.join("sub/new.ign")).unwrap(), b"fresh");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_fifo_is_written_into_not_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = scratch("fifo");
+        let fifo = dir.join("pipe");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        write_atomically(&fifo, b"through the pipe").unwrap();
+        assert_eq!(reader.join().unwrap(), b"through the pipe");
+        let meta = std::fs::symlink_metadata(&fifo).unwrap();
+        assert!(meta.file_type().is_fifo(), "the FIFO was replaced");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_link_loop_is_an_error() {
+        let dir = scratch("loop");
+        std::os::unix::fs::symlink("b", dir.join("a")).unwrap();
+        std::os::unix::fs::symlink("a", dir.join("b")).unwrap();
+        let err = write_atomically(&dir.join("a"), b"x").unwrap_err();
+        assert!(format!("{err:#}").contains("too many levels"), "{err:#}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
