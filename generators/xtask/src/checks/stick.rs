@@ -239,13 +239,7 @@ fn extract(img: &Utf8Path, start: u64, len: u64, out: &Utf8PathBuf) -> Result<()
     std::fs::write(out, buf).with_context(|| format!("writing {out}"))
 }
 
-fn which(tool: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(tool))
-            .find(|p| p.is_file())
-    })
-}
+use super::which;
 
 #[cfg(test)]
 mod tests {

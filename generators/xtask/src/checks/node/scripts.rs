@@ -10,6 +10,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use super::config::NodeConfig;
 use super::sandbox::Sandbox;
+use crate::checks::which;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -71,25 +72,52 @@ fn script_with_paths(
     Ok(path)
 }
 
-/// heartbeat: HEARTBEAT_URL reaches curl as the one argument after --url.
+/// heartbeat, run with the real curl against a loopback server: exactly one
+/// request, for exactly HEARTBEAT_URL (shell metacharacters, quotes, a
+/// backslash and curl's glob syntax included), and the URL never on curl's
+/// command line, where every local process could read the capability.
 pub fn heartbeat(config: &NodeConfig, dir: Utf8PathBuf) -> Result<()> {
     let sb = Sandbox::new(dir)?;
+    let curl = which("curl").context("heartbeat check: curl is needed (Debian package curl)")?;
+    let curl = curl.display();
     sb.fake(
         "curl",
-        "#!/bin/bash\nprintf '%s\\0' \"$@\" >\"$FAKE_DIR/curl.args\"\n",
+        &format!(
+            "#!/bin/bash\nprintf '%s\\0' \"$@\" >\"$FAKE_DIR/curl.args\"\nexec {curl} \"$@\"\n"
+        ),
     )?;
     let script = script_with_paths(config, &sb, "/opt/ephemeros/bin/heartbeat", &[])?;
-    let evil = sb.evil();
-    let (status, stderr) = sb.run(sb.command(&script, &[("HEARTBEAT_URL", &evil)]), LIMIT)?;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let p = sb.pwned();
+    // No spaces (curl refuses them in a URL), yet each would run `touch`
+    // if a shell ever evaluated the value.
+    let target =
+        format!("/ping/a'b\"c\\d$(touch${{IFS}}{p})`touch${{IFS}}{p}`;?k=v&q=[1-3]{{a,b}}%41");
+    let url = format!("http://127.0.0.1:{port}{target}");
+    let requests = serve_ok(listener, Duration::from_secs(20));
+    let (status, stderr) = sb.run(sb.command(&script, &[("HEARTBEAT_URL", &url)]), LIMIT)?;
+    let requests = requests
+        .join()
+        .map_err(|_| anyhow::anyhow!("server thread"))?;
     ensure!(status.success(), "heartbeat failed ({status}): {stderr}");
     sb.assert_not_pwned("heartbeat")?;
-    let args = sb.recorded_args("curl.args")?;
-    let at = args.iter().position(|a| a == &evil);
     ensure!(
-        at.is_some_and(|i| i > 0 && args[i - 1] == "--url"),
-        "heartbeat: HEARTBEAT_URL did not reach curl as the argument of --url: {args:?}"
+        requests == [format!("GET {target} HTTP/1.1")],
+        "heartbeat: the endpoint should see one request for exactly HEARTBEAT_URL, saw {requests:?}"
     );
-    for flag in ["--max-time", "--retry", "--fail"] {
+    let args = sb.recorded_args("curl.args")?;
+    ensure!(
+        !args.iter().any(|a| a.contains("/ping/")),
+        "heartbeat: HEARTBEAT_URL is on curl's command line: {args:?}"
+    );
+    for flag in [
+        "--max-time",
+        "--retry",
+        "--fail",
+        "--globoff",
+        "--proto-redir",
+    ] {
         ensure!(
             args.iter().any(|a| a == flag),
             "heartbeat: curl runs without {flag}"
@@ -101,6 +129,46 @@ pub fn heartbeat(config: &NodeConfig, dir: Utf8PathBuf) -> Result<()> {
         "heartbeat: an empty HEARTBEAT_URL must exit 2, got {status}"
     );
     Ok(())
+}
+
+/// Answers `200 OK` to every request until `deadline` has passed without
+/// one; returns the request lines seen.
+fn serve_ok(
+    listener: std::net::TcpListener,
+    idle: Duration,
+) -> std::thread::JoinHandle<Vec<String>> {
+    use std::io::{BufRead, BufReader, Write};
+    std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let _ = listener.set_nonblocking(true);
+        let mut last = std::time::Instant::now();
+        while last.elapsed() < idle {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nonblocking(false);
+                    let mut reader = BufReader::new(&stream);
+                    let mut line = String::new();
+                    let _ = reader.read_line(&mut line);
+                    // The rest of the head, up to the blank line.
+                    let mut header = String::new();
+                    while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                        header.clear();
+                    }
+                    seen.push(line.trim_end().to_owned());
+                    let _ = (&stream).write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                    last = std::time::Instant::now();
+                    // One heartbeat is one request: stop soon after it.
+                    if seen.len() == 1 {
+                        last = std::time::Instant::now() - idle + Duration::from_secs(2);
+                    }
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        seen
+    })
 }
 
 /// k3s-run: agent exactly when K3S_URL is non-empty; values stay in the
@@ -353,6 +421,19 @@ pub fn k3s_fetch(config: &NodeConfig, dir: Utf8PathBuf) -> Result<()> {
             args.windows(2).any(|w| w[0] == "--url" && w[1] == url),
             "k3s-fetch on {machine} did not download {url}: {args:?}"
         );
+        // A stalled or endless download fails (and is retried) rather than
+        // holding k3s.service, whose start has no timeout, forever.
+        for flag in [
+            "--speed-limit",
+            "--speed-time",
+            "--max-time",
+            "--proto-redir",
+        ] {
+            ensure!(
+                args.iter().any(|a| a == flag),
+                "k3s-fetch on {machine}: curl runs without {flag}, so a stalled download can hang the boot"
+            );
+        }
 
         // Intact: no second download.
         std::fs::remove_file(sb.dir.join("curl.args"))?;
