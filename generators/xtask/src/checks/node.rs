@@ -101,6 +101,17 @@ pub fn run(sh: &Shell) -> Result<()> {
         "logexport: real TLS, resume, refusal, reconnect",
         ok(logexport::tls(&config, work.join("logexport-tls"))),
     );
+    step(
+        "logexport: long, binary and out-of-range entries",
+        ok(logexport::content(&config, work.join("logexport-content"))),
+    );
+    step(
+        "logexport: a server that closes at once: backoff, nothing lost",
+        ok(logexport::flaky_server(
+            &config,
+            work.join("logexport-flaky"),
+        )),
+    );
 
     if !failures.is_empty() {
         bail!("node config checks failed:\n{}", failures.join("\n"));

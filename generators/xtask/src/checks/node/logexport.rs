@@ -3,9 +3,12 @@
 //! - with a fake `openssl`: LOGEXPORT_HOST/PORT and journal messages arrive
 //!   as data, never run;
 //! - with the real `openssl s_server` and a test CA: lines arrive over a
-//!   verified TLS connection, an exporter restart resumes exactly after the
-//!   last line sent, a certificate for another name is refused, and the
-//!   exporter connects once the server comes up.
+//!   verified TLS connection, an exporter restart after a clean stop resumes
+//!   exactly after the last line delivered, a certificate for another name
+//!   is refused, and the exporter connects once the server comes up;
+//! - against a server that closes every connection at once: nothing counts
+//!   as delivered, the exporter backs off, and every entry arrives later;
+//! - long messages, bytes that are not UTF-8, out-of-range priorities.
 
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
@@ -243,6 +246,116 @@ pub fn injection(config: &NodeConfig, dir: Utf8PathBuf) -> Result<()> {
         );
     }
     sb.assert_not_pwned("logexport")
+}
+
+/// What a line says for awkward entries: a message over journalctl's 4 KiB
+/// field limit (which needs `--all`), one that is not UTF-8 (bytes escaped
+/// as `\xNN`), and priority and facility values outside syslog's range
+/// (the defaults instead: facility daemon, severity info).
+pub fn content(config: &NodeConfig, dir: Utf8PathBuf) -> Result<()> {
+    let (sb, script) = setup(config, dir)?;
+    sb.fake("openssl", FAKE_OPENSSL)?;
+    let long = "L".repeat(5000);
+    let long_entry = entry(1, &long);
+    let mut odd = serde_json::from_str::<serde_json::Value>(&entry(2, "x").json)?;
+    odd["MESSAGE"] = serde_json::json!([104, 105, 255, 92, 10, 0, 7]);
+    odd["PRIORITY"] = "9".into();
+    odd["SYSLOG_FACILITY"] = "30".into();
+    let odd_line = entry(2, "x")
+        .line
+        .replacen("<28>", "<30>", 1)
+        .replace(" - - x", " - - hi\\xff\\x5c\\x0a\\x00\\x07");
+    let text = format!("{}\n{}\n", long_entry.json, odd);
+    std::fs::write(sb.dir.join("journal.json"), text)?;
+    let proc = Proc::spawn(exporter(&sb, &script, "logs.example", "6514"))?;
+    let received = sb.dir.join("received");
+    let arrived = wait_until(WAIT, || lines(&received).len() >= 2);
+    stop(&sb, proc)?;
+    ensure!(arrived, "logexport sent {:?}", lines(&received));
+    let got = lines(&received);
+    ensure!(
+        got[0] == long_entry.line,
+        "a 5000-byte message arrived as {} bytes",
+        got[0].len()
+    );
+    ensure!(
+        got[1] == odd_line,
+        "got {:?}, expected {odd_line:?}",
+        got[1]
+    );
+    let journal_args = sb.recorded_args("journalctl.args")?;
+    ensure!(
+        journal_args.iter().any(|a| a == "--all"),
+        "journalctl runs without --all, so messages over 4 KiB come out empty: {journal_args:?}"
+    );
+    Ok(())
+}
+
+/// A server that completes the handshake and closes at once, again and
+/// again: nothing counts as delivered, the exporter backs off rather than
+/// reconnecting in a tight loop, and once a real server listens every entry
+/// arrives (at least once) and the cursor reaches the last one.
+pub fn flaky_server(config: &NodeConfig, dir: Utf8PathBuf) -> Result<()> {
+    let (sb, script) = setup(config, dir)?;
+    make_certificates(&sb)?;
+    let entries: Vec<Entry> = (1..=20).map(|i| entry(i, &format!("flaky {i}"))).collect();
+    write_journal(&sb, &entries)?;
+    let port = free_port()?;
+    // Each s_server takes one connection, finishes the handshake, reads
+    // its stdin (empty) and closes; the loop counts the connections.
+    let closer = format!(
+        "while :; do openssl s_server -quiet -naccept 1 -accept 127.0.0.1:{port} \
+           -cert localhost.crt -key localhost.key </dev/null >/dev/null 2>&1; echo x >>closes; done"
+    );
+    let mut cmd = Command::new("bash");
+    cmd.args(["-c", &closer]).current_dir(&sb.dir);
+    let closing = Proc::spawn(cmd)?;
+    let up = wait_until(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    ensure!(up, "the closing server did not listen");
+    // The probe above was one connection.
+    let _ = std::fs::remove_file(sb.dir.join("closes"));
+    let proc = Proc::spawn(exporter(&sb, &script, "localhost", &port.to_string()))?;
+    let window = Duration::from_secs(20);
+    std::thread::sleep(window);
+    drop(closing);
+    let connections = lines(&sb.dir.join("closes")).len();
+    eprintln!(
+        "logexport: {connections} connection(s) in {} s to a server that closes at once",
+        window.as_secs()
+    );
+    ensure!(
+        cursor(&sb).is_empty(),
+        "entries counted as delivered to a server that closed every connection: cursor {:?}",
+        cursor(&sb)
+    );
+    // 1 s doubling: attempts near 0, 1, 3, 7, 15 s, plus the connection
+    // time; a tight loop made hundreds.
+    ensure!(
+        (1..=8).contains(&connections),
+        "{connections} connections in {} s to a server that closes at once",
+        window.as_secs()
+    );
+    let srv = server(&sb, port, "localhost", "good.txt")?;
+    let all: Vec<String> = entries.iter().map(|e| e.line.clone()).collect();
+    let got = wait_until(Duration::from_secs(120), || {
+        let have = lines(&sb.dir.join("good.txt"));
+        all.iter().all(|l| have.contains(l))
+    });
+    stop(&sb, proc)?;
+    drop(srv);
+    ensure!(
+        got,
+        "after the flaky server, the good one got {:?}",
+        lines(&sb.dir.join("good.txt"))
+    );
+    ensure!(
+        cursor(&sb) == entries[19].cursor,
+        "cursor after delivery: {:?}",
+        cursor(&sb)
+    );
+    Ok(())
 }
 
 /// Test CA plus server certificates for `localhost` and `wrong.test`.
