@@ -139,7 +139,7 @@ impl Secrets {
 
         let logexport = match (get(LOGEXPORT_HOST), get(LOGEXPORT_PORT)) {
             (Some(host), Some(port)) => {
-                validate::host(LOGEXPORT_HOST, host)?;
+                validate::tls_host(LOGEXPORT_HOST, host)?;
                 let port = validate::port(LOGEXPORT_PORT, port)?;
                 Some(LogExport {
                     host: host.to_owned(),
@@ -408,6 +408,14 @@ mod tests {
             ),
             (vec![("K3S_URL", "")], "K3S_URL:"),
             (vec![("LOGEXPORT_POST", "1")], "LOGEXPORT_POST:"),
+            (
+                vec![("LOGEXPORT_HOST", "1.2.3"), ("LOGEXPORT_PORT", "514")],
+                "LOGEXPORT_HOST:",
+            ),
+            (
+                vec![("LOGEXPORT_HOST", "secretpart."), ("LOGEXPORT_PORT", "514")],
+                "LOGEXPORT_HOST:",
+            ),
         ] {
             let e = Secrets::from_settings(&settings(&pairs), vec![])
                 .unwrap_err()

@@ -63,8 +63,38 @@ pub fn host(name: &str, value: &str) -> Result<()> {
     if value.parse::<Ipv4Addr>().is_ok() || value.parse::<Ipv6Addr>().is_ok() {
         return Ok(());
     }
-    dns_name(value)
-        .map_err(|why| Error::invalid(name, format!("not a host name or IP address: {why}")))
+    let bad = |why: String| Error::invalid(name, format!("not a host name or IP address: {why}"));
+    dns_name(value).map_err(bad)?;
+    // A name whose last label is a number is read as an IPv4 address by
+    // the resolver (inet_aton: `1.2.3` is 1.2.0.3, `0x7f.1` is 127.0.0.1)
+    // and by the WHATWG URL rules, so it never means the name it looks
+    // like: a certificate for it can never match what is connected to.
+    let last = value.trim_end_matches('.').rsplit('.').next().unwrap_or("");
+    let hex = last
+        .strip_prefix("0x")
+        .or_else(|| last.strip_prefix("0X"))
+        .is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
+    if hex || last.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad(
+            "its last label is a number, yet it is not an IPv4 address a.b.c.d".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The TLS syslog host: a [`host`], and also no trailing dot. `openssl
+/// s_client -verify_hostname` compares the name as given with the
+/// certificate's, and no certificate names `host.` with the dot, so such a
+/// name could never verify.
+pub fn tls_host(name: &str, value: &str) -> Result<()> {
+    host(name, value)?;
+    if value.ends_with('.') {
+        return Err(Error::invalid(
+            name,
+            "ends with `.`; certificates name hosts without the trailing dot, so give the name without it",
+        ));
+    }
+    Ok(())
 }
 
 /// A TCP port, 1–65535.
@@ -207,6 +237,36 @@ mod tests {
             host("H", good).unwrap();
         }
         assert!(host("H", "bad host").is_err());
+    }
+
+    #[test]
+    fn numeric_names_and_trailing_dots_are_refused_for_tls() {
+        for good in [
+            "logs.example.com",
+            "logs4.example.com",
+            "10.0.0.1",
+            "fd00::1",
+            "1a.b",
+        ] {
+            tls_host("LOGEXPORT_HOST", good).unwrap();
+        }
+        for (bad, why) in [
+            ("1.2.3", "last label is a number"),
+            ("1.2.3.4.5", "last label is a number"),
+            ("010.0.0.1", "last label is a number"),
+            ("0x7f.1", "last label is a number"),
+            ("host.0x1F", "last label is a number"),
+            ("4294967295", "last label is a number"),
+            ("logs.example.com.", "ends with `.`"),
+            ("logs.", "ends with `.`"),
+        ] {
+            let e = tls_host("LOGEXPORT_HOST", bad).unwrap_err().to_string();
+            assert!(
+                e.starts_with("LOGEXPORT_HOST:") && e.contains(why),
+                "{bad}: {e}"
+            );
+            assert!(!e.contains(bad), "the error repeats the value: {e}");
+        }
     }
 
     #[test]
