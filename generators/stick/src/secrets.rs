@@ -158,7 +158,7 @@ impl Secrets {
 
         let heartbeat = match get(HEARTBEAT_URL) {
             Some(url) => {
-                validate::url(HEARTBEAT_URL, url, &["http", "https"])?;
+                validate::curl_url(HEARTBEAT_URL, url, &["http", "https"])?;
                 Some(Heartbeat {
                     url: url.to_owned(),
                 })
@@ -399,6 +399,10 @@ mod tests {
             ),
             (
                 vec![("HEARTBEAT_URL", "ftp://secretpart")],
+                "HEARTBEAT_URL:",
+            ),
+            (
+                vec![("HEARTBEAT_URL", "https://hc.example/secretpart[1-9]")],
                 "HEARTBEAT_URL:",
             ),
             (vec![("K3S_TOKEN", "a\nsecretpart")], "K3S_TOKEN:"),

@@ -152,6 +152,31 @@ pub fn url(name: &str, value: &str, schemes: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// A URL the node hands to `curl`: a [`url`] with one of `schemes`, and no
+/// `[`, `]`, `{` or `}` outside an IPv6 host literal. curl expands those as
+/// globs (`[1-100000]` is a hundred thousand requests) unless told not to,
+/// and a capability URL must mean exactly one request wherever it is used.
+pub fn curl_url(name: &str, value: &str, schemes: &[&str]) -> Result<()> {
+    url(name, value, schemes)?;
+    let rest = value.split_once("://").map_or(value, |(_, r)| r);
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    // `url` has checked that a `[` in the authority opens an IPv6 literal.
+    let authority = match (authority.find('['), authority.find(']')) {
+        (Some(open), Some(close)) if open < close => {
+            format!("{}{}", &authority[..open], &authority[close + 1..])
+        }
+        _ => authority.to_owned(),
+    };
+    if authority.contains(['[', ']', '{', '}']) || tail.contains(['[', ']', '{', '}']) {
+        return Err(Error::invalid(
+            name,
+            "has `[`, `]`, `{` or `}`, which curl reads as a URL glob (many requests); percent-encode them as %5B, %5D, %7B, %7D",
+        ));
+    }
+    Ok(())
+}
+
 /// OpenSSH public key lines for `authorized_keys`: each non-empty,
 /// non-comment line must hold a key type and key data. A private key is
 /// refused outright so it can never end up on the stick.
@@ -293,6 +318,31 @@ mod tests {
             assert!(!e.contains("secretpart"), "error leaks the value: {e}");
         }
         assert!(url("K3S_URL", "http://x:6443", &["https"]).is_err());
+    }
+
+    #[test]
+    fn curl_urls_have_no_globs() {
+        let hs = ["http", "https"];
+        for good in [
+            "https://hc-ping.com/0b1c2d3e",
+            "https://[fd00::1]:8443/ping?x=%5B1-9%5D",
+            "http://[::1]/",
+        ] {
+            curl_url("HEARTBEAT_URL", good, &hs).unwrap();
+        }
+        for bad in [
+            "https://hc.example/secretpart[1-100000]",
+            "https://hc.example/{secretpart,b}",
+            "https://hc.example/p?secretpart=]",
+            "https://{a,b}.example/secretpart",
+            "https://[::1]{1,2}/secretpart",
+            "file:///etc/secretpart",
+            "gopher://hc.example/secretpart",
+        ] {
+            let e = curl_url("HEARTBEAT_URL", bad, &hs).unwrap_err().to_string();
+            assert!(e.starts_with("HEARTBEAT_URL:"), "{bad}: {e}");
+            assert!(!e.contains("secretpart"), "error leaks the value: {e}");
+        }
     }
 
     #[test]
