@@ -673,11 +673,14 @@ fn the_ignition_url_comes_from_the_git_remote_and_lands_in_the_manifest() {
     .unwrap();
     git(&["add", "ignition.ign"]);
     git(&["commit", "-q", "-m", "config"]);
+    // A token in the remote (as `gh` and CI set them up) must not reach
+    // the stick's files, inspect or any message.
+    const GIT_TOKEN: &str = "ghp_Tk7Rq2SECRETzz";
     git(&[
         "remote",
         "add",
         "origin",
-        "https://github.com/example/cluster.git",
+        &format!("https://{GIT_TOKEN}:x-oauth-basic@github.com/example/cluster.git"),
     ]);
     let out = s.run(
         &[
@@ -691,6 +694,18 @@ fn the_ignition_url_comes_from_the_git_remote_and_lands_in_the_manifest() {
         &[],
     );
     assert!(out.status.success(), "{}", all(&out));
+    assert!(!all(&out).contains("SECRET"), "{}", all(&out));
+    let image = std::fs::read(s.path("git.img")).unwrap();
+    assert!(
+        !image
+            .windows(GIT_TOKEN.len())
+            .any(|w| w == GIT_TOKEN.as_bytes()),
+        "the git token is on the stick (ephemeros.json or reproduce.sh)"
+    );
+    for show in [false, true] {
+        let text = serde_json::to_string(&s.inspect_json("git.img", show)).unwrap();
+        assert!(!text.contains("SECRET"), "{text}");
+    }
     let m = &s.inspect_json("git.img", false)["manifest"];
     assert_eq!(
         m["config"]["repository"],

@@ -36,8 +36,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let len = file
         .seek(SeekFrom::End(0))
         .with_context(|| format!("cannot read the size of {}", path.display()))?;
-    let report = inspect(file, len, args.show_secrets)
+    let mut report = inspect(file, len, args.show_secrets)
         .with_context(|| format!("{} is not an ephemeros stick", path.display()))?;
+    if !args.show_secrets {
+        strip_credentials(&mut report);
+    }
     let text = if args.json {
         let mut json =
             serde_json::to_string_pretty(&report).context("cannot serialise the report")?;
@@ -52,6 +55,25 @@ pub fn run(args: Args) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Drops userinfo from every URL of the public part of the report. Sticks
+/// built before remotes were redacted carry a git token in `ephemeros.json`
+/// (`https://TOKEN@github.com/…`); it is shown only with --show-secrets.
+fn strip_credentials(report: &mut Report) {
+    use ephemeros_ipxe::config_url::remote::{redact, redact_in_text};
+    if let Some(m) = &mut report.manifest {
+        if let Some(c) = &mut m.config {
+            c.repository = redact(&c.repository);
+        }
+        m.ignition_url = redact_in_text(&m.ignition_url);
+        if let Some(u) = &mut m.flatcar.base_url {
+            *u = redact_in_text(u);
+        }
+    }
+    if let Some(script) = &mut report.boot_script {
+        *script = redact_in_text(script);
+    }
 }
 
 fn render(name: &str, r: &Report) -> String {

@@ -31,7 +31,9 @@ fn run(dir: &Path, args: &[&str]) -> Result<Result<String, String>, GitError> {
             command: format!("git {}", args.join(" ")),
             message: format!("cannot run git: {e}"),
         })?;
-    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).trim_end().to_string();
+    // git may quote a remote URL in a message; its credentials stay out.
+    let text =
+        |bytes: &[u8]| super::remote::redact_in_text(String::from_utf8_lossy(bytes).trim_end());
     Ok(if output.status.success() {
         Ok(text(&output.stdout))
     } else {

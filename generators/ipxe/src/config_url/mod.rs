@@ -47,7 +47,7 @@ impl Default for ResolveOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigSource {
     pub url: String,
-    /// The remote's URL, with any password replaced by `***`.
+    /// The remote's URL without userinfo (no user, password or token).
     pub remote_url: String,
     /// The branch (on the remote) or the commit the URL names.
     pub git_ref: String,

@@ -1,0 +1,124 @@
+//! `ephemeros inspect` on sticks built by hand with hostile contents: an
+//! old stick's manifest with a git token, terminal control sequences.
+
+use std::collections::BTreeMap;
+use std::process::{Command, Output};
+
+use ephemeros_stick::image::EfiArch;
+use ephemeros_stick::layout::Layout;
+use ephemeros_stick::manifest::{self, ConfigRef, Flatcar, Manifest};
+use ephemeros_stick::secrets::Secrets;
+use ephemeros_stick::StickSpec;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ephemeros");
+
+/// What the crafted stick holds; every string lands in its files as given.
+struct Crafted<'a> {
+    repository: &'a str,
+    ignition_url: &'a str,
+    hostname_detail: &'a str,
+    boot_script: &'a str,
+    file_name: &'a str,
+}
+
+fn build(c: &Crafted) -> tempfile::NamedTempFile {
+    let settings: BTreeMap<String, String> = [("K3S_DATASTORE_ENDPOINT", "")]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ0vJ1abc me@host";
+    let (secrets, _) = Secrets::from_settings(&settings, vec![key.into()]).unwrap();
+    let mut components = manifest::components(&secrets);
+    components.insert(
+        "hostname".into(),
+        manifest::Component {
+            enabled: true,
+            detail: Some(c.hostname_detail.into()),
+        },
+    );
+    let m = Manifest {
+        format: manifest::FORMAT,
+        tool: "ephemeros".into(),
+        tool_version: "0.1.0".into(),
+        built_at: "2026-11-22T05:29:52Z".into(),
+        config: Some(ConfigRef {
+            repository: c.repository.into(),
+            git_ref: "main".into(),
+            commit: "0123456789abcdef0123456789abcdef01234567".into(),
+            dirty: false,
+            path_in_repo: "ignition.ign".into(),
+        }),
+        ignition_url: c.ignition_url.into(),
+        flatcar: Flatcar {
+            channel: "stable".into(),
+            release: "current".into(),
+            arch: "amd64".into(),
+            base_url: None,
+        },
+        components,
+    };
+    let mut files = secrets.files().unwrap();
+    files.push(("hostname".into(), b"node1\n".to_vec()));
+    files.push(("reproduce.sh".into(), b"#!/bin/sh\n".to_vec()));
+    files.push((c.file_name.into(), b"x".to_vec()));
+    let ipxe = ephemeros_stick::ipxe_efi::fake_binary(EfiArch::X64, b"..autoexec.ipxe..");
+    let manifest_json = m.to_json();
+    let spec = StickSpec {
+        layout: Layout::default(),
+        arch: EfiArch::X64,
+        ipxe_efi: &ipxe,
+        boot_script: c.boot_script,
+        manifest_json: &manifest_json,
+        secret_files: &files,
+        build_time: 1_795_325_392,
+    };
+    let disk = ephemeros_stick::build(&spec, Layout::default().min_disk_size()).unwrap();
+    let image = tempfile::NamedTempFile::new().unwrap();
+    ephemeros_stick::target::write_image_file(image.path(), &disk).unwrap();
+    image
+}
+
+fn inspect(image: &std::path::Path, extra: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("inspect")
+        .arg(image)
+        .args(extra)
+        .env_clear()
+        .output()
+        .unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+const PLAIN: Crafted<'static> = Crafted {
+    repository: "https://github.com/example/cluster.git",
+    ignition_url: "https://raw.githubusercontent.com/example/cluster/main/ignition.ign",
+    hostname_detail: "node1",
+    boot_script: "#!ipxe\necho hello\n",
+    file_name: "notes",
+};
+
+#[test]
+fn an_old_manifest_with_a_git_token_shows_it_only_with_show_secrets() {
+    let image = build(&Crafted {
+        repository: "https://ghp_OLDTOKEN:x-oauth-basic@github.com/example/cluster.git",
+        ignition_url: "https://OLDTOKEN2@example.org/ignition.ign",
+        boot_script: "#!ipxe\nchain https://u:OLDTOKEN3@example.org/x\n",
+        ..PLAIN
+    });
+    for args in [&[][..], &["--json"]] {
+        let out = inspect(image.path(), args);
+        let t = text(&out);
+        assert!(out.status.success(), "{t}");
+        assert!(!t.contains("OLDTOKEN"), "{t}");
+        assert!(t.contains("github.com/example/cluster.git"), "{t}");
+    }
+    let t = text(&inspect(image.path(), &["--show-secrets"]));
+    assert!(t.contains("ghp_OLDTOKEN"), "{t}");
+}
