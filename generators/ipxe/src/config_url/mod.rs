@@ -13,7 +13,7 @@ pub mod remote;
 use std::path::{Path, PathBuf};
 
 pub use forge::{raw_url, Forge, Ref};
-pub use git::GitError;
+pub use git::{is_node_setting, GitError};
 pub use remote::{ParseRemoteError, Remote};
 
 /// What to resolve.
