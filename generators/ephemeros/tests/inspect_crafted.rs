@@ -19,6 +19,7 @@ struct Crafted<'a> {
     hostname_detail: &'a str,
     boot_script: &'a str,
     file_name: &'a str,
+    file_content: &'a [u8],
 }
 
 fn build(c: &Crafted) -> tempfile::NamedTempFile {
@@ -60,7 +61,7 @@ fn build(c: &Crafted) -> tempfile::NamedTempFile {
     let mut files = secrets.files().unwrap();
     files.push(("hostname".into(), b"node1\n".to_vec()));
     files.push(("reproduce.sh".into(), b"#!/bin/sh\n".to_vec()));
-    files.push((c.file_name.into(), b"x".to_vec()));
+    files.push((c.file_name.into(), c.file_content.to_vec()));
     let ipxe = ephemeros_stick::ipxe_efi::fake_binary(EfiArch::X64, b"..autoexec.ipxe..");
     let manifest_json = m.to_json();
     let spec = StickSpec {
@@ -102,6 +103,7 @@ const PLAIN: Crafted<'static> = Crafted {
     hostname_detail: "node1",
     boot_script: "#!ipxe\necho hello\n",
     file_name: "notes",
+    file_content: b"x",
 };
 
 #[test]
@@ -121,4 +123,23 @@ fn an_old_manifest_with_a_git_token_shows_it_only_with_show_secrets() {
     }
     let t = text(&inspect(image.path(), &["--show-secrets"]));
     assert!(t.contains("ghp_OLDTOKEN"), "{t}");
+}
+
+#[test]
+fn a_malformed_env_file_on_a_stick_is_reported_without_its_value() {
+    for sep in ["\"", "'", ",", ";", ":", " ", ""] {
+        for tail in ["\n", "=x\n", "\"\n"] {
+            let content = format!("HEARTBEAT_URL{sep}https://hc.example/K10SECRET{tail}");
+            let image = build(&Crafted {
+                file_name: "heartbeat_env",
+                file_content: content.as_bytes(),
+                ..PLAIN
+            });
+            for args in [&[][..], &["--json"]] {
+                let t = text(&inspect(image.path(), args));
+                assert!(t.contains("secrets/heartbeat_env:1:"), "{content:?}: {t}");
+                assert!(!t.contains("K10SECRET"), "{content:?} leaked: {t}");
+            }
+        }
+    }
 }
