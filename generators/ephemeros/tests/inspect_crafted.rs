@@ -143,3 +143,47 @@ fn a_malformed_env_file_on_a_stick_is_reported_without_its_value() {
         }
     }
 }
+
+/// Bytes a terminal acts on: C0 controls but the line feed, DEL, and C1
+/// controls (as UTF-8, U+0080..U+009F), plus bidi overrides.
+fn terminal_controls(out: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(out);
+    text.char_indices()
+        .filter(|(_, c)| (c.is_control() && *c != '\n') || ('\u{202a}'..='\u{202e}').contains(c))
+        .map(|(i, c)| format!("U+{:04X} at {i}", c as u32))
+        .collect()
+}
+
+#[test]
+fn control_sequences_on_a_crafted_stick_never_reach_the_terminal() {
+    let evil = "\x1b]0;owned\x07\x1b[2J\r\u{9b}31m\x7f\u{202e}";
+    let hostname = format!("node{evil}");
+    let script = format!("#!ipxe\necho {evil}\n");
+    let repository = format!("https://github.com/example/{evil}.git");
+    let image = build(&Crafted {
+        repository: &repository,
+        ignition_url: &repository,
+        hostname_detail: &hostname,
+        boot_script: &script,
+        file_name: "notes",
+        file_content: evil.as_bytes(),
+    });
+    for args in [
+        &[][..],
+        &["--json"],
+        &["--show-secrets"],
+        &["--json", "--show-secrets"],
+    ] {
+        let out = inspect(image.path(), args);
+        assert!(!out.stdout.is_empty(), "{args:?}: {}", text(&out));
+        let bad = terminal_controls(&out.stdout);
+        assert!(bad.is_empty(), "{args:?}: {bad:?} in\n{}", text(&out));
+        if args.contains(&"--json") {
+            // Still JSON, and the values survive the escaping exactly.
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(v["manifest"]["components"]["hostname"]["detail"], hostname);
+        } else {
+            assert!(text(&out).contains("node\\u{1b}]0;owned"), "{}", text(&out));
+        }
+    }
+}

@@ -721,3 +721,40 @@ fn the_ignition_url_comes_from_the_git_remote_and_lands_in_the_manifest() {
         "{m}"
     );
 }
+
+/// build-stick renders the same boot script as `ipxe` and must refuse
+/// exactly what `ipxe` refuses (it used to skip the script's lint), and
+/// neither may repeat credentials given in the URL.
+#[test]
+fn build_stick_refuses_the_ignition_urls_ipxe_refuses() {
+    let s = Scratch::new();
+    for url in [
+        "http://10.0.2.2:8000/ignition.ign",
+        "http://10.0.2.2:8000/ignition.ign\\",
+        "http://10.0.2.2:8000/a\\b.ign",
+        "https://bot:S3CRET@example.org/ignition.ign",
+        "https://S3CRET@example.org/ignition.ign",
+        "https://example.org/${x}.ign",
+        "https://example.org/i.ign #x",
+    ] {
+        let ipxe = s.run(&["ipxe", "--ssh-key", "key.pub"], &[("IGN_PATH", url)]);
+        let stick = s.run(
+            &["build-stick", "--ssh-key", "key.pub", "parity.img"],
+            &[("IGN_PATH", url), ("K3S_DATASTORE_ENDPOINT", "")],
+        );
+        assert_eq!(
+            ipxe.status.success(),
+            stick.status.success(),
+            "{url}: ipxe and build-stick disagree:\n{}\n{}",
+            all(&ipxe),
+            all(&stick)
+        );
+        for out in [&ipxe, &stick] {
+            assert!(!all(out).contains("S3CRET"), "{url}: {}", all(out));
+            if !out.status.success() {
+                assert!(!all(out).contains("internal error"), "{url}: {}", all(out));
+            }
+        }
+        let _ = std::fs::remove_file(s.path("parity.img"));
+    }
+}

@@ -244,6 +244,7 @@ fn prepare(args: &Args, layout: Layout) -> Result<Contents> {
     let (settings, config) =
         boot.settings(secrets.hostname.clone(), secrets.ssh_keys.first().cloned())?;
     let script = ephemeros_ipxe::render(&settings).context("cannot render the boot script")?;
+    super::ipxe::lint_script(&script, &settings, None)?;
 
     let efi_arch = match settings.arch {
         Arch::Amd64 => EfiArch::X64,
