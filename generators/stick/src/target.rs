@@ -8,22 +8,59 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::sparse::SparseDisk;
+use crate::sparse::{Extent, SparseDisk};
 
 /// Called with (bytes done, bytes total) as the plan is written or checked.
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 
-/// Writes every planned chunk of `disk` at its offset in `file`.
-pub fn write_plan(file: &File, disk: &SparseDisk, progress: Progress) -> io::Result<()> {
-    let total = disk.planned_bytes();
+/// The most bytes written or read back at once: runs of any length (a
+/// wiped multi-GiB partition) go in pieces of this size, so memory does not
+/// depend on them, and progress moves smoothly.
+pub const PIECE: u64 = 1 << 20;
+
+/// Where a plan is written: a file or device, or a test's recorder.
+pub trait WriteAt {
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
+}
+
+impl WriteAt for File {
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        FileExt::write_all_at(self, buf, offset)
+    }
+}
+
+/// `extent` cut into pieces of at most [`PIECE`] bytes.
+pub fn pieces(extent: Extent) -> impl Iterator<Item = Extent> {
+    let end = extent.offset + extent.len;
+    (extent.offset..end)
+        .step_by(PIECE as usize)
+        .map(move |offset| Extent {
+            offset,
+            len: PIECE.min(end - offset),
+        })
+}
+
+/// Writes every planned chunk of `disk` at its offset in `out`.
+pub fn write_plan(out: &dyn WriteAt, disk: &SparseDisk, progress: Progress) -> io::Result<()> {
+    write_extents(out, disk, &disk.extents(), progress)
+}
+
+/// Writes the planned bytes of `extents` (parts of `disk`'s plan), piece
+/// by piece, in the order given.
+pub fn write_extents(
+    out: &dyn WriteAt,
+    disk: &SparseDisk,
+    extents: &[Extent],
+    progress: Progress,
+) -> io::Result<()> {
+    let total: u64 = extents.iter().map(|e| e.len).sum();
     let mut done = 0;
     let mut buf = Vec::new();
-    for extent in disk.extents() {
-        disk.read_extent(extent, &mut buf);
-        // Large runs go in 1 MiB pieces so progress moves smoothly.
-        for (i, piece) in buf.chunks(1 << 20).enumerate() {
-            file.write_all_at(piece, extent.offset + (i as u64) * (1 << 20))?;
-            done += piece.len() as u64;
+    for &extent in extents {
+        for piece in pieces(extent) {
+            disk.read_extent(piece, &mut buf);
+            out.write_all_at(&buf, piece.offset)?;
+            done += piece.len;
             progress(done, total);
         }
     }
@@ -38,23 +75,25 @@ pub fn verify_plan(file: &File, disk: &SparseDisk, progress: Progress) -> Result
     let mut want = Vec::new();
     let mut got = Vec::new();
     for extent in disk.extents() {
-        disk.read_extent(extent, &mut want);
-        got.resize(want.len(), 0);
-        file.read_exact_at(&mut got, extent.offset)
-            .map_err(Error::io(format!(
-                "reading back {} bytes at byte {}",
-                want.len(),
-                extent.offset
-            )))?;
-        if got != want {
-            let first = got.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(0);
-            return Err(Error::Verify(format!(
-                "byte {} reads back different from what was written",
-                extent.offset + first as u64
-            )));
+        for piece in pieces(extent) {
+            disk.read_extent(piece, &mut want);
+            got.resize(want.len(), 0);
+            file.read_exact_at(&mut got, piece.offset)
+                .map_err(Error::io(format!(
+                    "reading back {} bytes at byte {}",
+                    want.len(),
+                    piece.offset
+                )))?;
+            if got != want {
+                let first = got.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(0);
+                return Err(Error::Verify(format!(
+                    "byte {} reads back different from what was written",
+                    piece.offset + first as u64
+                )));
+            }
+            done += piece.len;
+            progress(done, total);
         }
-        done += want.len() as u64;
-        progress(done, total);
     }
     Ok(())
 }
