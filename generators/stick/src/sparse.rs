@@ -35,7 +35,18 @@ pub struct SparseDisk {
     /// multiples of [`CHUNK`], disjoint and not touching. A chunk in
     /// `chunks` takes precedence over a run it lies in.
     zeros: BTreeMap<u64, u64>,
+    order: WriteOrder,
     base: Option<File>,
+}
+
+/// The order a device must be written in so that a failure at any write
+/// leaves no secret unreferenced (see [`crate::target::write_ordered`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteOrder {
+    /// Zeroed first, and synced: every old and the new secrets region.
+    pub zero_first: Vec<Extent>,
+    /// Written next, and synced: the partition table's ranges.
+    pub table: Vec<Extent>,
 }
 
 /// A run of consecutive written chunks: `len` bytes starting at `offset`.
@@ -53,6 +64,7 @@ impl SparseDisk {
             pos: 0,
             chunks: BTreeMap::new(),
             zeros: BTreeMap::new(),
+            order: WriteOrder::default(),
             base: None,
         }
     }
@@ -132,6 +144,15 @@ impl SparseDisk {
             .range(..=chunk)
             .next_back()
             .is_some_and(|(_, &end)| chunk < end)
+    }
+
+    /// How a device is to be written; empty (plain disk order) unless set.
+    pub fn write_order(&self) -> &WriteOrder {
+        &self.order
+    }
+
+    pub fn set_write_order(&mut self, order: WriteOrder) {
+        self.order = order;
     }
 
     /// Bytes of chunk data held in memory (not counting zero runs), for

@@ -21,12 +21,108 @@ pub const PIECE: u64 = 1 << 20;
 /// Where a plan is written: a file or device, or a test's recorder.
 pub trait WriteAt {
     fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
+    /// Makes what was written so far durable before anything else is.
+    fn sync(&self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl WriteAt for File {
     fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
         FileExt::write_all_at(self, buf, offset)
     }
+    fn sync(&self) -> io::Result<()> {
+        self.sync_data()
+    }
+}
+
+/// Writes `disk` over an earlier stick so that a failure at any write
+/// (an I/O error, a kill, a pulled stick) leaves every old secret either
+/// zeroed or inside a region the table on the device names, which the next
+/// build finds and zeroes first:
+///
+/// 1. zeros over every old and the new secrets region (each from its end
+///    back to its start, so a region found by its FAT label keeps the label
+///    until the rest is gone), synced; the old table is still intact;
+/// 2. the partition table's ranges, synced: now the table names only
+///    zeroed regions;
+/// 3. everything else, the new secrets among it.
+pub fn write_ordered(out: &dyn WriteAt, disk: &SparseDisk, progress: Progress) -> io::Result<()> {
+    let order = disk.write_order();
+    let plan = disk.extents();
+    let table = intersect(&plan, &order.table);
+    let rest = subtract(&plan, &order.table);
+    let wipe_total: u64 = order.zero_first.iter().map(|e| e.len).sum();
+    let total = wipe_total + disk.planned_bytes();
+    let mut done = 0;
+    let zeros = vec![0u8; PIECE as usize];
+    for &extent in &order.zero_first {
+        let mut pieces: Vec<Extent> = pieces(extent).collect();
+        pieces.reverse();
+        for piece in pieces {
+            out.write_all_at(&zeros[..piece.len as usize], piece.offset)?;
+            done += piece.len;
+            progress(done, total);
+        }
+    }
+    out.sync()?;
+    for (step, extents) in [table, rest].iter().enumerate() {
+        let base = done;
+        write_extents(out, disk, extents, &mut |d, _| progress(base + d, total))?;
+        done += extents.iter().map(|e| e.len).sum::<u64>();
+        if step == 0 {
+            out.sync()?;
+        }
+    }
+    Ok(())
+}
+
+/// The parts of `plan` inside `ranges`.
+fn intersect(plan: &[Extent], ranges: &[Extent]) -> Vec<Extent> {
+    let mut out = Vec::new();
+    for p in plan {
+        for r in ranges {
+            let start = p.offset.max(r.offset);
+            let end = (p.offset + p.len).min(r.offset + r.len);
+            if start < end {
+                out.push(Extent {
+                    offset: start,
+                    len: end - start,
+                });
+            }
+        }
+    }
+    out.sort_by_key(|e| e.offset);
+    out
+}
+
+/// The parts of `plan` outside `ranges`.
+fn subtract(plan: &[Extent], ranges: &[Extent]) -> Vec<Extent> {
+    let mut out = Vec::new();
+    for p in plan {
+        let mut pieces = vec![(p.offset, p.offset + p.len)];
+        for r in ranges {
+            let (rs, re) = (r.offset, r.offset + r.len);
+            pieces = pieces
+                .into_iter()
+                .flat_map(|(s, e)| {
+                    let mut keep = Vec::new();
+                    if s < rs.min(e) {
+                        keep.push((s, rs.min(e)));
+                    }
+                    if re.max(s) < e {
+                        keep.push((re.max(s), e));
+                    }
+                    keep
+                })
+                .collect();
+        }
+        out.extend(pieces.into_iter().map(|(s, e)| Extent {
+            offset: s,
+            len: e - s,
+        }));
+    }
+    out
 }
 
 /// `extent` cut into pieces of at most [`PIECE`] bytes.
