@@ -2,9 +2,9 @@
 //! chunks that carry data), atomically for image files, with verification
 //! for devices.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -194,18 +194,15 @@ pub fn verify_plan(file: &File, disk: &SparseDisk, progress: Progress) -> Result
     Ok(())
 }
 
-/// Writes an image file: a new file (mode 0600) beside `path`, filled
-/// sparsely, synced, then renamed over `path`, so `path` is never a
-/// half-written image. Returns the bytes written.
+/// Writes an image file (mode 0600), filled sparsely and synced, under
+/// `path` only once complete: see [`crate::image_file`] for how no name
+/// ever holds a partial image or stray secrets. Returns the bytes written.
 pub fn write_image_file(path: &Path, disk: &SparseDisk) -> Result<u64> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
         _ => PathBuf::from("."),
     };
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::invalid(&path.display().to_string(), "is not a file name"))?;
-    // Said up front: otherwise the error would name our temporary file,
+    // Said up front: otherwise the error would name a temporary file,
     // which the user never asked for.
     if !dir.is_dir() {
         let reason = if dir.exists() {
@@ -215,39 +212,16 @@ pub fn write_image_file(path: &Path, disk: &SparseDisk) -> Result<u64> {
         };
         return Err(Error::invalid(&dir.display().to_string(), reason));
     }
-    let tmp = dir.join(format!(
-        ".{}.ephemeros-{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(Error::io(format!("creating {}", tmp.display())))?;
+    let shown = path.display().to_string();
+    crate::image_file::create(path, &|file| {
         file.set_len(disk.len())
-            .map_err(Error::io(format!("sizing {}", tmp.display())))?;
-        write_plan(&file, disk, &mut |_, _| {})
-            .map_err(Error::io(format!("writing {}", tmp.display())))?;
+            .map_err(Error::io(format!("sizing the image {shown}")))?;
+        write_plan(file, disk, &mut |_, _| {})
+            .map_err(Error::io(format!("writing the image {shown}")))?;
         file.sync_all()
-            .map_err(Error::io(format!("syncing {}", tmp.display())))?;
-        std::fs::rename(&tmp, path).map_err(Error::io(format!(
-            "renaming {} to {}",
-            tmp.display(),
-            path.display()
-        )))?;
-        // The rename itself must reach the disk too.
-        if let Ok(d) = File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(disk.planned_bytes())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+            .map_err(Error::io(format!("syncing the image {shown}")))
+    })?;
+    Ok(disk.planned_bytes())
 }
 
 /// Whether an existing file may be replaced by a new image without
