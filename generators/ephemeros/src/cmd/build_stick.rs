@@ -414,7 +414,8 @@ fn write_device(args: &Args, c: &Contents) -> Result<()> {
     if args.size.is_some() {
         bail!("--size is for image files; a device keeps its own size (the backup GPT goes at its end)");
     }
-    let assessment = device::assess_path(&SystemRoots::default(), path)?;
+    let roots = SystemRoots::default();
+    let assessment = device::assess_path(&roots, path)?;
     let dev = &assessment.device;
     eprintln!("Target {}:", path.display());
     eprintln!("  {}", dev.summary());
@@ -422,18 +423,22 @@ fn write_device(args: &Args, c: &Contents) -> Result<()> {
         eprintln!("  {line}");
     }
     assessment.check(args.force)?;
+    // Opened once, before the prompt, and written through this descriptor
+    // only once the device proves unchanged after it (see OpenedDevice).
+    let opened = device::OpenedDevice::open(&roots, path, &assessment)?;
     if !args.yes {
         let stdin = std::io::stdin();
         confirm(&dev.name, stdin.is_terminal(), &mut stdin.lock())?;
     }
-    let (file, size) = device::open_for_writing(path)?;
+    opened.check_still_same(&roots, path)?;
+    let (file, size) = (&opened.file, opened.identity.size);
     // An earlier stick's secrets partitions are wiped whole, wherever they
     // were, so no old node's token survives in free space.
-    let old_secrets = device::old_secrets(&file, size);
+    let old_secrets = device::old_secrets(file, size);
     let disk = ephemeros_stick::build_over(&c.spec(), size, &old_secrets)?;
     let total = disk.planned_bytes();
     let mut bar = ProgressBar::new(std::io::stderr().is_terminal());
-    let result = device::write_and_verify(&file, &disk, &mut |phase, done, total| {
+    let result = device::write_and_verify(file, &disk, &mut |phase, done, total| {
         bar.show(phase, done, total)
     });
     bar.finish();
