@@ -792,11 +792,14 @@ fn the_ignition_url_comes_from_the_git_remote_and_lands_in_the_manifest() {
     .unwrap();
     git(&["add", "ignition.ign"]);
     git(&["commit", "-q", "-m", "config"]);
+    // A token in the remote (as `gh` and CI set them up) must not reach
+    // the stick's files, inspect or any message.
+    const GIT_TOKEN: &str = "ghp_Tk7Rq2SECRETzz";
     git(&[
         "remote",
         "add",
         "origin",
-        "https://github.com/example/cluster.git",
+        &format!("https://{GIT_TOKEN}:x-oauth-basic@github.com/example/cluster.git"),
     ]);
     let ign_file = repo.join("ignition.ign");
     let build = || {
@@ -825,6 +828,18 @@ fn the_ignition_url_comes_from_the_git_remote_and_lands_in_the_manifest() {
     git(&["update-ref", "refs/remotes/origin/main", "HEAD"]);
     let out = build();
     assert!(out.status.success(), "{}", all(&out));
+    assert!(!all(&out).contains("SECRET"), "{}", all(&out));
+    let image = std::fs::read(s.path("git.img")).unwrap();
+    assert!(
+        !image
+            .windows(GIT_TOKEN.len())
+            .any(|w| w == GIT_TOKEN.as_bytes()),
+        "the git token is on the stick (ephemeros.json or reproduce.sh)"
+    );
+    for show in [false, true] {
+        let text = serde_json::to_string(&s.inspect_json("git.img", show)).unwrap();
+        assert!(!text.contains("SECRET"), "{text}");
+    }
     let m = &s.inspect_json("git.img", false)["manifest"];
     assert_eq!(
         m["config"]["repository"],
@@ -1125,4 +1140,63 @@ fn a_bad_setting_is_named_where_the_user_gave_it() {
         );
         assert!(!s.path("x.img").exists());
     }
+}
+
+/// build-stick renders the same boot script as `ipxe` and must refuse
+/// exactly what `ipxe` refuses (it used to skip the script's lint), and
+/// neither may repeat credentials given in the URL.
+#[test]
+fn build_stick_refuses_the_ignition_urls_ipxe_refuses() {
+    let s = Scratch::new();
+    for url in [
+        "http://10.0.2.2:8000/ignition.ign",
+        "http://10.0.2.2:8000/ignition.ign\\",
+        "http://10.0.2.2:8000/a\\b.ign",
+        "https://bot:S3CRET@example.org/ignition.ign",
+        "https://S3CRET@example.org/ignition.ign",
+        "https://example.org/${x}.ign",
+        "https://example.org/i.ign #x",
+    ] {
+        let ipxe = s.run(&["ipxe", "--ssh-key", "key.pub"], &[("IGN_PATH", url)]);
+        let stick = s.run(
+            &["build-stick", "--ssh-key", "key.pub", "parity.img"],
+            &[("IGN_PATH", url), ("K3S_DATASTORE_ENDPOINT", "")],
+        );
+        assert_eq!(
+            ipxe.status.success(),
+            stick.status.success(),
+            "{url}: ipxe and build-stick disagree:\n{}\n{}",
+            all(&ipxe),
+            all(&stick)
+        );
+        for out in [&ipxe, &stick] {
+            assert!(!all(out).contains("S3CRET"), "{url}: {}", all(out));
+            if !out.status.success() {
+                assert!(!all(out).contains("internal error"), "{url}: {}", all(out));
+            }
+        }
+        let _ = std::fs::remove_file(s.path("parity.img"));
+    }
+}
+
+#[test]
+fn an_empty_ipxe_variable_counts_as_unset() {
+    // What `EPHEMEROS_IPXE_EFI=$(cargo xtask ipxe) …` leaves when the fetch
+    // failed: the error is about the missing iPXE, not a flag never typed.
+    let s = Scratch::new();
+    let out = s.run(
+        &[
+            "build-stick",
+            "--ignition-url",
+            IGN,
+            "--ssh-key",
+            "key.pub",
+            "x.img",
+        ],
+        &[("EPHEMEROS_IPXE_EFI", "")],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("no iPXE EFI binary found"), "{err}");
+    assert!(!err.contains("a value is required"), "{err}");
 }

@@ -35,7 +35,8 @@ impl Error {
     pub(crate) fn invalid(setting: &'static str, value: &str, problem: impl Into<String>) -> Self {
         Error::InvalidSetting {
             setting,
-            value: value.to_string(),
+            // A URL's credentials are never repeated (see config_url::remote::redact).
+            value: crate::config_url::remote::redact_in_text(value),
             problem: problem.into(),
         }
     }

@@ -44,9 +44,14 @@
 //!   `&&` or `;` (3).
 //! - No word may hold `${` with a `}` after it (4). A `${` without a later
 //!   `}` stays literal in iPXE and is allowed.
-//! - A trailing `\` would join lines (1): we never end a script line with an
-//!   argument (the `kernel` command is always followed by `|| goto …`), so
-//!   no rule is needed for values.
+//! - A trailing `\` would join lines (1): the `kernel` command is always
+//!   followed by `|| goto …`, but the script echoes the Ignition URL at the
+//!   end of a line, so that URL may not end in `\`.
+//! - No credentials in the Ignition URL (`user:password@`): the script sits
+//!   on the stick's EFI partition and `/proc/cmdline` is world-readable.
+//! - On x86, Flatcar's kernel puts its built-in command line in front
+//!   ([`FLATCAR_BUILTIN_CMDLINE`]), so what iPXE passes must stay within
+//!   [`MAX_PASSED_CMDLINE`] bytes.
 //!
 //! Given these rules the kernel sees exactly [`kernel_command_line`], after
 //! the image name, as [`expected_proc_cmdline`] spells out.
@@ -56,6 +61,21 @@ use crate::{BootSettings, Error};
 
 /// `COMMAND_LINE_SIZE` on x86 and arm64, including the terminating NUL.
 pub const COMMAND_LINE_SIZE: usize = 2048;
+
+/// Flatcar's built-in kernel command line (`CONFIG_CMDLINE` in
+/// flatcar/scripts, sdk_container/src/third_party/coreos-overlay/
+/// sys-kernel/coreos-modules/files/commonconfig-6.12, with
+/// `CONFIG_CMDLINE_BOOL=y` in amd64_defconfig-6.12). On x86, Linux
+/// (arch/x86/kernel/setup.c) puts it and a space in front of what the boot
+/// loader passes, all cut at `COMMAND_LINE_SIZE - 1` bytes without a
+/// warning: those 31 bytes count against the limit. arm64 uses it only
+/// when the boot loader passes nothing, but the bound is kept the same for
+/// both, so a script never depends on the architecture to fit.
+pub const FLATCAR_BUILTIN_CMDLINE: &str = "rootflags=rw mount.usrflags=ro";
+
+/// The longest command line iPXE may pass (image name included): what is
+/// left of `COMMAND_LINE_SIZE` after the NUL and the built-in prefix.
+pub const MAX_PASSED_CMDLINE: usize = COMMAND_LINE_SIZE - 1 - FLATCAR_BUILTIN_CMDLINE.len() - 1;
 
 /// The kernel arguments, in order, each exactly as it appears on the iPXE
 /// `kernel` line and (joined by single spaces) on the kernel command line.
@@ -80,15 +100,17 @@ pub fn kernel_args(settings: &BootSettings) -> Result<Vec<String>, Error> {
         args.push(extra.clone());
     }
     let proc_cmdline = format!("{KERNEL_FILE} {}", args.join(" "));
-    if proc_cmdline.len() >= COMMAND_LINE_SIZE {
+    if proc_cmdline.len() > MAX_PASSED_CMDLINE {
         let start: String = proc_cmdline.chars().take(60).collect();
         return Err(Error::invalid(
             "kernel command line",
             &format!("{start}…"),
             format!(
-                "is {} bytes long; Linux keeps at most {} bytes",
+                "is {} bytes long (with the image name iPXE puts first); Linux keeps at most {} bytes, \
+                 of which Flatcar's built-in `{FLATCAR_BUILTIN_CMDLINE} ` takes {}, leaving {MAX_PASSED_CMDLINE}",
                 proc_cmdline.len(),
-                COMMAND_LINE_SIZE - 1
+                COMMAND_LINE_SIZE - 1,
+                FLATCAR_BUILTIN_CMDLINE.len() + 1,
             ),
         ));
     }
@@ -177,9 +199,36 @@ fn ignition_url_arg(url: &str) -> Result<String, Error> {
             ),
         ));
     }
+    if has_userinfo(url) {
+        return Err(Error::invalid(
+            IGNITION_URL,
+            url,
+            "carries credentials (user:password@ or a token before @); the URL is written to the \
+             stick's EFI partition and every local process on the node reads it in /proc/cmdline, \
+             so serve the config without them (it holds no secret: those stay on the secrets partition)",
+        ));
+    }
     check_unquoted_value(IGNITION_URL, url, "percent-encode it as %20")?;
     check_ipxe_words(IGNITION_URL, url, url)?;
+    // The script echoes the URL at the end of a line; iPXE would join a
+    // line ending in `\` with the next one.
+    if url.ends_with('\\') {
+        return Err(Error::invalid(
+            IGNITION_URL,
+            url,
+            "ends in `\\`, which iPXE reads as joining the script line with the next; percent-encode it as %5C",
+        ));
+    }
     Ok(format!("ignition.config.url={url}"))
+}
+
+/// Whether `url` has an authority with userinfo (`scheme://…@host`). An
+/// `@` further on (in a path or query) is not userinfo.
+pub fn has_userinfo(url: &str) -> bool {
+    url.split_once("://").is_some_and(|(_, rest)| {
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        rest[..authority_end].contains('@')
+    })
 }
 
 /// A hostname as systemd and the kernel accept it: dot-separated labels of

@@ -79,7 +79,8 @@ fn github_branch_pushed_and_clean() {
     assert_eq!(src.git_ref, "main");
     assert_eq!(src.commit, git(&repo.path, &["rev-parse", "HEAD"]));
     assert_eq!(src.path_in_repo, "ignition.ign");
-    assert_eq!(src.remote_url, "git@github.com:acme/fleet.git");
+    // Even the ssh user goes: nothing of the userinfo is recorded.
+    assert_eq!(src.remote_url, "github.com:acme/fleet.git");
     assert!(!src.dirty);
     assert!(src.on_remote);
     assert!(src.warnings.is_empty(), "{:?}", src.warnings);
@@ -264,14 +265,38 @@ fn other_remote_and_declared_forge() {
 }
 
 #[test]
-fn credentials_are_redacted_from_the_remote_url() {
-    let repo = repo_with(
-        Some("https://bot:s3cret@gitlab.com/acme/fleet.git"),
-        "ignition.ign",
-    );
-    let src = resolve(&opts(&repo.path)).unwrap();
-    assert_eq!(src.remote_url, "https://bot:***@gitlab.com/acme/fleet.git");
-    assert!(!src.url.contains("s3cret"));
+fn credentials_are_stripped_from_the_remote_url() {
+    for (remote, shown) in [
+        (
+            "https://bot:s3cret@gitlab.com/acme/fleet.git",
+            "https://gitlab.com/acme/fleet.git",
+        ),
+        (
+            "https://s3cret@github.com/acme/fleet.git",
+            "https://github.com/acme/fleet.git",
+        ),
+        (
+            "https://s3cret:x-oauth-basic@github.com/acme/fleet",
+            "https://github.com/acme/fleet",
+        ),
+    ] {
+        let repo = repo_with(Some(remote), "ignition.ign");
+        let src = resolve(&opts(&repo.path)).unwrap();
+        assert_eq!(src.remote_url, shown, "{remote}");
+        assert!(!format!("{src:?}").contains("s3cret"), "{src:?}");
+    }
+    // A remote whose credentials make it unusable: the error names the
+    // problem, not the credentials.
+    for remote in [
+        "https://bot:s3/cret@example.com/acme/fleet",
+        "https://s3cret@forge.home.lan/acme/fleet",
+        "s3cret:x@forge.home.lan:acme/fleet",
+    ] {
+        let repo = repo_with(Some(remote), "ignition.ign");
+        let err = resolve(&opts(&repo.path)).unwrap_err().to_string();
+        assert!(!err.contains("s3"), "{remote}: {err}");
+        assert!(err.contains("--ignition-url"), "{err}");
+    }
 }
 
 #[test]

@@ -51,10 +51,13 @@ pub fn is_valid_key(key: &str) -> bool {
 /// The error names the variable and the problem, never the value.
 pub fn check(key: &str, value: &str) -> Result<()> {
     if !is_valid_key(key) {
+        let (at, what) = first_bad_name_char(key);
         return Err(Error::Unrepresentable {
-            key: key.to_owned(),
-            reason: "not a valid variable name (letters, digits and _, not starting with a digit)"
-                .into(),
+            key: "a variable name".into(),
+            reason: format!(
+                "{what} at character {} is not allowed (letters, digits and _, not starting with a digit)",
+                at + 1
+            ),
         });
     }
     if let Some((i, c)) = value
@@ -180,12 +183,13 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Vec<Entry>> {
             key.truncate(t);
         }
         if !is_valid_key(key) {
+            let (at, what) = first_bad_name_char(key);
             return Err(err(
                 key_line,
-                key_col,
+                key_col + at,
                 format!(
-                    "`{}` is not a variable name (letters, digits and _, not starting with a digit)",
-                    name_part(key)
+                    "{what} is not allowed in a variable name (letters, digits and _, not starting with a digit){}",
+                    if at > 0 { "; is the `=` missing or misplaced?" } else { "" }
                 ),
             ));
         }
@@ -220,11 +224,7 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Vec<Entry>> {
             }
             State::Key => {
                 if newline {
-                    return Err(err(
-                        key_line,
-                        key_col,
-                        format!("`{}` has no `=` (expected KEY=value)", name_part(&key)),
-                    ));
+                    return Err(err(key_line, key_col, NO_EQUALS.into()));
                 } else if c == '=' {
                     state = State::PreValue;
                     value_trim = None;
@@ -333,11 +333,7 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Vec<Entry>> {
             ));
         }
         State::Key => {
-            return Err(err(
-                key_line,
-                key_col,
-                format!("`{}` has no `=` (expected KEY=value)", name_part(&key)),
-            ));
+            return Err(err(key_line, key_col, NO_EQUALS.into()));
         }
         State::Value => {
             if let Some(t) = value_trim.take() {
@@ -353,15 +349,31 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Vec<Entry>> {
     Ok(entries)
 }
 
-/// What an error may show of a malformed key: the text before the first
-/// whitespace or `:`, since a line like `K3S_TOKEN: secret` or
-/// `K3S_TOKEN secret` holds the value after that point and error messages
-/// end up in terminals and CI logs.
-fn name_part(key: &str) -> String {
-    match key.find(|c: char| c.is_whitespace() || c == ':') {
-        Some(end) => format!("{}…", &key[..end]),
-        None => key.to_owned(),
-    }
+/// A line without `=`. Its text is not shown: without the separator
+/// nothing tells the name from the value (`K3S_TOKEN K10…`, `K3S_TOKENK10…`),
+/// and error messages end up in terminals and CI logs.
+const NO_EQUALS: &str = "this line has no `=` (expected KEY=value)";
+
+/// Where a malformed name first goes wrong (a character index) and what
+/// is there, said without repeating the text around it: whatever follows a
+/// mistyped separator (`"`, `,`, `;`, `:`, a space) may be the value.
+fn first_bad_name_char(key: &str) -> (usize, String) {
+    let Some((at, c)) = key
+        .chars()
+        .enumerate()
+        .find(|&(i, c)| !(c.is_ascii_alphanumeric() || c == '_') || (i == 0 && c.is_ascii_digit()))
+    else {
+        return (0, "an empty name".into());
+    };
+    let what = match c {
+        ' ' => "a space".to_owned(),
+        '\t' => "a tab".to_owned(),
+        '0'..='9' => "a digit at the start".to_owned(),
+        c if c.is_ascii_punctuation() => format!("`{c}`"),
+        c if c.is_control() => format!("the control character U+{:04X}", c as u32),
+        _ => "a non-ASCII character".to_owned(),
+    };
+    (at, what)
 }
 
 /// 1-based line and column (in characters) of byte `at`.

@@ -89,6 +89,42 @@ pub fn build_over(spec: &StickSpec, disk_size: u64, old_secrets: &[Extent]) -> R
     wipe(&mut disk, place.esp.start, WIPE_PARTITION_HEAD)?;
     wipe(&mut disk, place.secrets.start, WIPE_PARTITION_HEAD)?;
 
+    // A device is written wipe first, table second, contents last (see
+    // target::write_ordered). The wipe leaves out the table's own ranges,
+    // which the second step rewrites, and the new secrets partition: the
+    // old table (or the FAT label the fallback scan looks for) and the new
+    // one both name it, so it is found whenever the build stops, and it is
+    // zeroed with the contents.
+    let tail_start = disk_size - WIPE_DISK_TAIL.min(disk_size);
+    let mut zero_first = Vec::new();
+    for e in old_secrets {
+        let (start, end) = (e.start.max(WIPE_DISK_HEAD), e.end().min(tail_start));
+        for (s, e) in [
+            (start, end.min(place.secrets.start)),
+            (start.max(place.secrets.end()), end),
+        ] {
+            if s < e {
+                zero_first.push(crate::sparse::Extent {
+                    offset: s,
+                    len: e - s,
+                });
+            }
+        }
+    }
+    disk.set_write_order(crate::sparse::WriteOrder {
+        zero_first,
+        table: vec![
+            crate::sparse::Extent {
+                offset: 0,
+                len: WIPE_DISK_HEAD,
+            },
+            crate::sparse::Extent {
+                offset: tail_start,
+                len: disk_size - tail_start,
+            },
+        ],
+    });
+
     let part_guids = write_partition_table(&mut disk, &place)?;
 
     let time = FixedTime::leak(spec.build_time);

@@ -100,14 +100,31 @@ pub fn from_env_file(bytes: &[u8], path: &Path) -> Result<Source> {
                 src.settings.insert(e.key, e.value);
             }
             k => {
+                // `HEARTBEAT_URLhttps…=` is a setting run into its value:
+                // name the setting, not what follows it.
+                let known = [
+                    secrets::HOSTNAME,
+                    SSH_KEY_PATH,
+                    secrets::LOGEXPORT_HOST,
+                    secrets::LOGEXPORT_PORT,
+                    secrets::HEARTBEAT_URL,
+                    IGN_PATH,
+                    NODE_PASSWORD_FILE,
+                ];
+                let what = match known.iter().find(|n| k.starts_with(*n)) {
+                    Some(n) => format!(
+                        "unknown setting {n}… (more follows the name {n}; is the `=` missing?)"
+                    ),
+                    None => format!("unknown setting {k}"),
+                };
                 return Err(Error::EnvSyntax {
                     file: shown,
                     line: e.line,
                     col: 1,
                     message: format!(
-                        "unknown setting {k} (known: NODE_HOSTNAME, SSH_KEY_PATH, LOGEXPORT_HOST, LOGEXPORT_PORT, HEARTBEAT_URL, IGN_PATH, NODE_PASSWORD_FILE, K3S_*)"
+                        "{what} (known: NODE_HOSTNAME, SSH_KEY_PATH, LOGEXPORT_HOST, LOGEXPORT_PORT, HEARTBEAT_URL, IGN_PATH, NODE_PASSWORD_FILE, K3S_*)"
                     ),
-                })
+                });
             }
         }
     }
@@ -208,6 +225,21 @@ mod tests {
             e.starts_with("n.env:2:1: unknown setting LOGEXPORT_POST"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_setting_run_into_its_value_is_named_without_the_value() {
+        for line in [
+            "HEARTBEAT_URLhttpsSECRET=x\n",
+            "LOGEXPORT_HOSTSECRET=1\n",
+            "NODE_HOSTNAMESECRET=\n",
+        ] {
+            let e = from_env_file(line.as_bytes(), Path::new("n.env"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with("n.env:1:1: unknown setting "), "{e}");
+            assert!(!e.contains("SECRET"), "{e}");
+        }
     }
 
     #[test]

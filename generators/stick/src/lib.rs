@@ -13,6 +13,7 @@ pub mod envfile;
 pub mod error;
 mod fatfix;
 pub mod image;
+pub mod image_file;
 pub mod inputs;
 pub mod inspect;
 pub mod ipxe_efi;

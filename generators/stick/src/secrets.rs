@@ -145,7 +145,7 @@ impl Secrets {
 
         let logexport = match (get(LOGEXPORT_HOST), get(LOGEXPORT_PORT)) {
             (Some(host), Some(port)) => {
-                validate::host(LOGEXPORT_HOST, host)?;
+                validate::tls_host(LOGEXPORT_HOST, host)?;
                 let port = validate::port(LOGEXPORT_PORT, port)?;
                 Some(LogExport {
                     host: host.to_owned(),
@@ -164,7 +164,7 @@ impl Secrets {
 
         let heartbeat = match get(HEARTBEAT_URL) {
             Some(url) => {
-                validate::url(HEARTBEAT_URL, url, &["http", "https"])?;
+                validate::curl_url(HEARTBEAT_URL, url, &["http", "https"])?;
                 Some(Heartbeat {
                     url: url.to_owned(),
                 })
@@ -425,6 +425,10 @@ mod tests {
                 vec![("HEARTBEAT_URL", "ftp://secretpart")],
                 "HEARTBEAT_URL:",
             ),
+            (
+                vec![("HEARTBEAT_URL", "https://hc.example/secretpart[1-9]")],
+                "HEARTBEAT_URL:",
+            ),
             (vec![("K3S_TOKEN", "a\nsecretpart")], "K3S_TOKEN:"),
             (
                 vec![("K3S_URL", "http://secretpart:6443"), ("K3S_TOKEN", "x")],
@@ -432,6 +436,14 @@ mod tests {
             ),
             (vec![("K3S_URL", "")], "K3S_URL:"),
             (vec![("LOGEXPORT_POST", "1")], "LOGEXPORT_POST:"),
+            (
+                vec![("LOGEXPORT_HOST", "1.2.3"), ("LOGEXPORT_PORT", "514")],
+                "LOGEXPORT_HOST:",
+            ),
+            (
+                vec![("LOGEXPORT_HOST", "secretpart."), ("LOGEXPORT_PORT", "514")],
+                "LOGEXPORT_HOST:",
+            ),
         ] {
             let e = Secrets::from_settings(&settings(&pairs), vec![])
                 .unwrap_err()

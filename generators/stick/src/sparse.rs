@@ -8,6 +8,10 @@
 //! Chunks that the builder wrote as zeros on purpose (to wipe old
 //! signatures, FAT tables) are kept too, so they get written.
 //!
+//! Ranges zeroed on purpose are kept as runs, not as chunks, so wiping an
+//! old partition of any size costs a few bytes of memory, and the planned
+//! bytes are read out in bounded pieces ([`SparseDisk::read_extent`]).
+//!
 //! An optional base file makes it a copy-on-write overlay: reads of chunks
 //! never written come from the base, writes stay in memory. `inspect` uses
 //! that so that nothing (not even `fatfs` marking a volume dirty) ever
@@ -27,7 +31,22 @@ pub struct SparseDisk {
     len: u64,
     pos: u64,
     chunks: BTreeMap<u64, Box<[u8]>>,
+    /// Runs of whole chunks that are planned as zeros: start -> end, both
+    /// multiples of [`CHUNK`], disjoint and not touching. A chunk in
+    /// `chunks` takes precedence over a run it lies in.
+    zeros: BTreeMap<u64, u64>,
+    order: WriteOrder,
     base: Option<File>,
+}
+
+/// The order a device must be written in so that a failure at any write
+/// leaves no secret unreferenced (see [`crate::target::write_ordered`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteOrder {
+    /// Zeroed first, and synced: every old and the new secrets region.
+    pub zero_first: Vec<Extent>,
+    /// Written next, and synced: the partition table's ranges.
+    pub table: Vec<Extent>,
 }
 
 /// A run of consecutive written chunks: `len` bytes starting at `offset`.
@@ -44,6 +63,8 @@ impl SparseDisk {
             len,
             pos: 0,
             chunks: BTreeMap::new(),
+            zeros: BTreeMap::new(),
+            order: WriteOrder::default(),
             base: None,
         }
     }
@@ -65,29 +86,98 @@ impl SparseDisk {
     }
 
     /// Marks `[offset, offset+len)` as carrying zeros that must be written,
-    /// e.g. to wipe what an earlier use of the stick left there.
+    /// e.g. to wipe what an earlier use of the stick left there. Whole
+    /// chunks become a zero run (no memory per chunk); only the partial
+    /// chunks at either end are held as data.
     pub fn zero_range(&mut self, offset: u64, len: u64) -> io::Result<()> {
         let end = offset.saturating_add(len).min(self.len);
         let mut at = offset;
         while at < end {
             let chunk = at / CHUNK * CHUNK;
-            let within = (at - chunk) as usize;
-            let n = ((CHUNK - within as u64).min(end - at)) as usize;
-            let data = self.chunk_mut(chunk)?;
-            data[within..within + n].fill(0);
-            at += n as u64;
+            let chunk_end = (chunk + CHUNK).min(self.len);
+            if at == chunk && end >= chunk_end {
+                let run_end = if end == self.len {
+                    self.len.div_ceil(CHUNK) * CHUNK
+                } else {
+                    end / CHUNK * CHUNK
+                };
+                self.add_zero_run(chunk, run_end);
+                at = run_end.min(end);
+            } else {
+                let n = chunk_end.min(end) - at;
+                let within = (at - chunk) as usize;
+                let data = self.chunk_mut(chunk)?;
+                data[within..within + n as usize].fill(0);
+                at += n;
+            }
         }
         Ok(())
     }
 
-    /// The written chunks merged into runs, in disk order.
+    /// Adds the chunk-aligned run `[start, end)`, merging it with runs it
+    /// overlaps or touches; data chunks inside it are zeros now.
+    fn add_zero_run(&mut self, mut start: u64, mut end: u64) {
+        let inside: Vec<u64> = self.chunks.range(start..end).map(|(&c, _)| c).collect();
+        for c in inside {
+            self.chunks.remove(&c);
+        }
+        if let Some((&s, &e)) = self.zeros.range(..=start).next_back() {
+            if e >= start {
+                start = s;
+                end = end.max(e);
+            }
+        }
+        let absorbed: Vec<(u64, u64)> = self
+            .zeros
+            .range(start..=end)
+            .map(|(&s, &e)| (s, e))
+            .collect();
+        for (s, e) in absorbed {
+            self.zeros.remove(&s);
+            end = end.max(e);
+        }
+        self.zeros.insert(start, end);
+    }
+
+    fn in_zero_run(&self, chunk: u64) -> bool {
+        self.zeros
+            .range(..=chunk)
+            .next_back()
+            .is_some_and(|(_, &end)| chunk < end)
+    }
+
+    /// How a device is to be written; empty (plain disk order) unless set.
+    pub fn write_order(&self) -> &WriteOrder {
+        &self.order
+    }
+
+    pub fn set_write_order(&mut self, order: WriteOrder) {
+        self.order = order;
+    }
+
+    /// Bytes of chunk data held in memory (not counting zero runs), for
+    /// checking that memory does not grow with what is wiped.
+    pub fn resident_bytes(&self) -> u64 {
+        self.chunks.len() as u64 * CHUNK
+    }
+
+    /// The planned chunks and zero runs merged into runs, in disk order.
     pub fn extents(&self) -> Vec<Extent> {
+        let data = self.chunks.keys().map(|&c| (c, (c + CHUNK).min(self.len)));
+        let zeros = self.zeros.iter().map(|(&s, &e)| (s, e.min(self.len)));
+        let mut all: Vec<(u64, u64)> = data.chain(zeros).collect();
+        all.sort_unstable();
         let mut out: Vec<Extent> = Vec::new();
-        for (&offset, _) in self.chunks.iter() {
-            let len = CHUNK.min(self.len - offset);
+        for (start, end) in all {
             match out.last_mut() {
-                Some(last) if last.offset + last.len == offset => last.len += len,
-                _ => out.push(Extent { offset, len }),
+                Some(last) if start <= last.offset + last.len => {
+                    let last_end = (last.offset + last.len).max(end);
+                    last.len = last_end - last.offset;
+                }
+                _ => out.push(Extent {
+                    offset: start,
+                    len: end - start,
+                }),
             }
         }
         out
@@ -99,16 +189,17 @@ impl SparseDisk {
     }
 
     /// Copies the planned bytes of `extent` into `buf` (resized to fit).
+    /// Callers keep `extent` small (see [`crate::target::PIECE`]): the
+    /// buffer is as long as the extent.
     pub fn read_extent(&self, extent: Extent, buf: &mut Vec<u8>) {
-        buf.clear();
-        let mut at = extent.offset;
-        while at < extent.offset + extent.len {
-            let n = CHUNK.min(self.len - at) as usize;
-            match self.chunks.get(&at) {
-                Some(data) => buf.extend_from_slice(&data[..n]),
-                None => buf.resize(buf.len() + n, 0),
-            }
-            at += CHUNK;
+        let (start, end) = (extent.offset, extent.offset + extent.len);
+        buf.resize(extent.len as usize, 0);
+        // Planned bytes are data chunks or zeros, never the base.
+        buf.fill(0);
+        for (&chunk, data) in self.chunks.range(start / CHUNK * CHUNK..end) {
+            let (from, to) = (chunk.max(start), (chunk + CHUNK).min(end));
+            buf[(from - start) as usize..(to - start) as usize]
+                .copy_from_slice(&data[(from - chunk) as usize..(to - chunk) as usize]);
         }
     }
 
@@ -116,8 +207,10 @@ impl SparseDisk {
         if !self.chunks.contains_key(&chunk) {
             let mut data = vec![0u8; CHUNK as usize].into_boxed_slice();
             if let Some(base) = &self.base {
-                let n = CHUNK.min(self.len - chunk) as usize;
-                read_at_or_zero(base, chunk, &mut data[..n])?;
+                if !self.in_zero_run(chunk) {
+                    let n = CHUNK.min(self.len - chunk) as usize;
+                    read_at_or_zero(base, chunk, &mut data[..n])?;
+                }
             }
             self.chunks.insert(chunk, data);
         }
@@ -129,8 +222,8 @@ impl SparseDisk {
         let within = (at - chunk) as usize;
         match (self.chunks.get(&chunk), &self.base) {
             (Some(data), _) => buf.copy_from_slice(&data[within..within + buf.len()]),
-            (None, Some(base)) => read_at_or_zero(base, at, buf)?,
-            (None, None) => buf.fill(0),
+            (None, Some(base)) if !self.in_zero_run(chunk) => read_at_or_zero(base, at, buf)?,
+            (None, _) => buf.fill(0),
         }
         Ok(())
     }
@@ -268,6 +361,76 @@ mod tests {
             }]
         );
         assert_eq!(disk.planned_bytes(), CHUNK + 512);
+    }
+
+    /// Wiping a 2.5 GiB old partition keeps nothing per chunk in memory.
+    #[test]
+    fn zeroing_a_huge_range_holds_no_chunks() {
+        let mut disk = SparseDisk::new(3 << 30);
+        disk.zero_range(100 << 20, 5 << 29).unwrap();
+        assert_eq!(disk.resident_bytes(), 0);
+        assert_eq!(disk.planned_bytes(), 5 << 29);
+        // Unaligned ends hold just the two partial chunks.
+        disk.zero_range(10, 3 * CHUNK).unwrap();
+        assert_eq!(disk.resident_bytes(), 2 * CHUNK);
+        assert_eq!(
+            disk.extents()[0],
+            Extent {
+                offset: 0,
+                len: 4 * CHUNK
+            }
+        );
+    }
+
+    #[test]
+    fn data_written_over_a_zero_run_wins_and_runs_merge() {
+        let mut disk = SparseDisk::new(1 << 20);
+        disk.zero_range(0, 8 * CHUNK).unwrap();
+        disk.zero_range(8 * CHUNK, 8 * CHUNK).unwrap();
+        disk.seek(SeekFrom::Start(3 * CHUNK + 5)).unwrap();
+        disk.write_all(&[7u8; 3]).unwrap();
+        assert_eq!(
+            disk.extents(),
+            vec![Extent {
+                offset: 0,
+                len: 16 * CHUNK
+            }]
+        );
+        let mut plan = Vec::new();
+        disk.read_extent(
+            Extent {
+                offset: 3 * CHUNK,
+                len: CHUNK,
+            },
+            &mut plan,
+        );
+        assert_eq!(&plan[4..9], &[0, 7, 7, 7, 0]);
+        // Zeroing again wipes the data too.
+        disk.zero_range(0, 16 * CHUNK).unwrap();
+        disk.read_extent(
+            Extent {
+                offset: 3 * CHUNK,
+                len: CHUNK,
+            },
+            &mut plan,
+        );
+        assert!(plan.iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn a_zero_run_hides_the_base_of_an_overlay() {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(&[5u8; 4 * CHUNK as usize]).unwrap();
+        let mut disk = SparseDisk::over(f, 4 * CHUNK);
+        disk.zero_range(CHUNK, 2 * CHUNK).unwrap();
+        let mut buf = vec![0xAAu8; 4 * CHUNK as usize];
+        disk.seek(SeekFrom::Start(0)).unwrap();
+        disk.read_exact(&mut buf).unwrap();
+        assert!(buf[..CHUNK as usize].iter().all(|&b| b == 5));
+        assert!(buf[CHUNK as usize..3 * CHUNK as usize]
+            .iter()
+            .all(|&b| b == 0));
+        assert!(buf[3 * CHUNK as usize..].iter().all(|&b| b == 5));
     }
 
     #[test]

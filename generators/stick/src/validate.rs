@@ -63,8 +63,38 @@ pub fn host(name: &str, value: &str) -> Result<()> {
     if value.parse::<Ipv4Addr>().is_ok() || value.parse::<Ipv6Addr>().is_ok() {
         return Ok(());
     }
-    dns_name(value)
-        .map_err(|why| Error::invalid(name, format!("not a host name or IP address: {why}")))
+    let bad = |why: String| Error::invalid(name, format!("not a host name or IP address: {why}"));
+    dns_name(value).map_err(bad)?;
+    // A name whose last label is a number is read as an IPv4 address by
+    // the resolver (inet_aton: `1.2.3` is 1.2.0.3, `0x7f.1` is 127.0.0.1)
+    // and by the WHATWG URL rules, so it never means the name it looks
+    // like: a certificate for it can never match what is connected to.
+    let last = value.trim_end_matches('.').rsplit('.').next().unwrap_or("");
+    let hex = last
+        .strip_prefix("0x")
+        .or_else(|| last.strip_prefix("0X"))
+        .is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
+    if hex || last.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad(
+            "its last label is a number, yet it is not an IPv4 address a.b.c.d".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The TLS syslog host: a [`host`], and also no trailing dot. `openssl
+/// s_client -verify_hostname` compares the name as given with the
+/// certificate's, and no certificate names `host.` with the dot, so such a
+/// name could never verify.
+pub fn tls_host(name: &str, value: &str) -> Result<()> {
+    host(name, value)?;
+    if value.ends_with('.') {
+        return Err(Error::invalid(
+            name,
+            "ends with `.`; certificates name hosts without the trailing dot, so give the name without it",
+        ));
+    }
+    Ok(())
 }
 
 /// A TCP port, 1–65535.
@@ -118,6 +148,31 @@ pub fn url(name: &str, value: &str, schemes: &[&str]) -> Result<()> {
     }
     if let Some(p) = port_part {
         port(name, p).map_err(|_| bad("bad port"))?;
+    }
+    Ok(())
+}
+
+/// A URL the node hands to `curl`: a [`url`] with one of `schemes`, and no
+/// `[`, `]`, `{` or `}` outside an IPv6 host literal. curl expands those as
+/// globs (`[1-100000]` is a hundred thousand requests) unless told not to,
+/// and a capability URL must mean exactly one request wherever it is used.
+pub fn curl_url(name: &str, value: &str, schemes: &[&str]) -> Result<()> {
+    url(name, value, schemes)?;
+    let rest = value.split_once("://").map_or(value, |(_, r)| r);
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    // `url` has checked that a `[` in the authority opens an IPv6 literal.
+    let authority = match (authority.find('['), authority.find(']')) {
+        (Some(open), Some(close)) if open < close => {
+            format!("{}{}", &authority[..open], &authority[close + 1..])
+        }
+        _ => authority.to_owned(),
+    };
+    if authority.contains(['[', ']', '{', '}']) || tail.contains(['[', ']', '{', '}']) {
+        return Err(Error::invalid(
+            name,
+            "has `[`, `]`, `{` or `}`, which curl reads as a URL glob (many requests); percent-encode them as %5B, %5D, %7B, %7D",
+        ));
     }
     Ok(())
 }
@@ -210,6 +265,36 @@ mod tests {
     }
 
     #[test]
+    fn numeric_names_and_trailing_dots_are_refused_for_tls() {
+        for good in [
+            "logs.example.com",
+            "logs4.example.com",
+            "10.0.0.1",
+            "fd00::1",
+            "1a.b",
+        ] {
+            tls_host("LOGEXPORT_HOST", good).unwrap();
+        }
+        for (bad, why) in [
+            ("1.2.3", "last label is a number"),
+            ("1.2.3.4.5", "last label is a number"),
+            ("010.0.0.1", "last label is a number"),
+            ("0x7f.1", "last label is a number"),
+            ("host.0x1F", "last label is a number"),
+            ("4294967295", "last label is a number"),
+            ("logs.example.com.", "ends with `.`"),
+            ("logs.", "ends with `.`"),
+        ] {
+            let e = tls_host("LOGEXPORT_HOST", bad).unwrap_err().to_string();
+            assert!(
+                e.starts_with("LOGEXPORT_HOST:") && e.contains(why),
+                "{bad}: {e}"
+            );
+            assert!(!e.contains(bad), "the error repeats the value: {e}");
+        }
+    }
+
+    #[test]
     fn urls() {
         let hs = ["http", "https"];
         for good in [
@@ -233,6 +318,31 @@ mod tests {
             assert!(!e.contains("secretpart"), "error leaks the value: {e}");
         }
         assert!(url("K3S_URL", "http://x:6443", &["https"]).is_err());
+    }
+
+    #[test]
+    fn curl_urls_have_no_globs() {
+        let hs = ["http", "https"];
+        for good in [
+            "https://hc-ping.com/0b1c2d3e",
+            "https://[fd00::1]:8443/ping?x=%5B1-9%5D",
+            "http://[::1]/",
+        ] {
+            curl_url("HEARTBEAT_URL", good, &hs).unwrap();
+        }
+        for bad in [
+            "https://hc.example/secretpart[1-100000]",
+            "https://hc.example/{secretpart,b}",
+            "https://hc.example/p?secretpart=]",
+            "https://{a,b}.example/secretpart",
+            "https://[::1]{1,2}/secretpart",
+            "file:///etc/secretpart",
+            "gopher://hc.example/secretpart",
+        ] {
+            let e = curl_url("HEARTBEAT_URL", bad, &hs).unwrap_err().to_string();
+            assert!(e.starts_with("HEARTBEAT_URL:"), "{bad}: {e}");
+            assert!(!e.contains("secretpart"), "error leaks the value: {e}");
+        }
     }
 
     #[test]

@@ -278,3 +278,70 @@ fn an_sd_card_needs_no_force_and_an_unknown_device_is_an_error() {
     assert_eq!(a.device.partitions[0].name, "mmcblk1p1");
     assert!(assess(&fake.roots, 8, 99, None).is_err());
 }
+
+/// The serial number shown before the prompt and compared after it: from
+/// the USB device the disk hangs off, or from the SCSI VPD page 0x80.
+#[test]
+fn the_serial_number_comes_from_usb_or_the_vpd_page() {
+    let fake = Fake::new();
+    fake.add(usb_stick(&[]));
+    let usb_dir = fake
+        .roots
+        .sys
+        .join("devices/pci0000:00/0000:00:14.0/usb2/2-1");
+    fs::write(usb_dir.join("serial"), "4C530001230309112\n").unwrap();
+    let a = assess(&fake.roots, 8, 16, None).unwrap();
+    assert_eq!(a.device.serial.as_deref(), Some("4C530001230309112"));
+    assert!(
+        a.device.summary().contains("serial 4C530001230309112"),
+        "{}",
+        a.device.summary()
+    );
+    // The VPD page of the SCSI device wins: it is the disk's own.
+    let disk_dir = fake.roots.sys.join(format!("devices/{USB}/block/sdx"));
+    fs::write(
+        disk_dir.join("device/vpd_pg80"),
+        b"\x00\x80\x00\x0bAA11BB22CC3",
+    )
+    .unwrap();
+    let a = assess(&fake.roots, 8, 16, None).unwrap();
+    assert_eq!(a.device.serial.as_deref(), Some("AA11BB22CC3"));
+}
+
+#[test]
+fn a_device_that_changed_after_the_prompt_is_refused_saying_what_changed() {
+    use ephemeros_stick::device::Identity;
+    let shown = Identity {
+        major: 8,
+        minor: 16,
+        size: 16 << 30,
+        serial: Some("AAA".into()),
+    };
+    shown.check_same(&shown.clone(), "/dev/sdx").unwrap();
+    for (now, what) in [
+        (
+            Identity {
+                serial: Some("BBB".into()),
+                ..shown.clone()
+            },
+            "serial number is now BBB, was AAA",
+        ),
+        (
+            Identity {
+                size: 64 << 30,
+                ..shown.clone()
+            },
+            "size is now 64 GiB, was 16 GiB",
+        ),
+        (
+            Identity {
+                minor: 32,
+                ..shown.clone()
+            },
+            "/dev/sdx is now device 8:32, was 8:16",
+        ),
+    ] {
+        let e = shown.check_same(&now, "/dev/sdx").unwrap_err().to_string();
+        assert!(e.contains(what) && e.contains("nothing was written"), "{e}");
+    }
+}

@@ -36,11 +36,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let len = file
         .seek(SeekFrom::End(0))
         .with_context(|| format!("cannot read the size of {}", path.display()))?;
-    let report = inspect(file, len, args.show_secrets)
+    let mut report = inspect(file, len, args.show_secrets)
         .with_context(|| format!("{} is not an ephemeros stick", path.display()))?;
+    if !args.show_secrets {
+        strip_credentials(&mut report);
+    }
     let text = if args.json {
-        let mut json =
-            serde_json::to_string_pretty(&report).context("cannot serialise the report")?;
+        let mut json = escape_json_controls(
+            &serde_json::to_string_pretty(&report).context("cannot serialise the report")?,
+        );
         json.push('\n');
         json
     } else {
@@ -54,10 +58,72 @@ pub fn run(args: Args) -> Result<ExitCode> {
     })
 }
 
+/// Drops userinfo from every URL of the public part of the report. Sticks
+/// built before remotes were redacted carry a git token in `ephemeros.json`
+/// (`https://TOKEN@github.com/…`); it is shown only with --show-secrets.
+fn strip_credentials(report: &mut Report) {
+    use ephemeros_ipxe::config_url::remote::{redact, redact_in_text};
+    if let Some(m) = &mut report.manifest {
+        if let Some(c) = &mut m.config {
+            c.repository = redact(&c.repository);
+        }
+        m.ignition_url = redact_in_text(&m.ignition_url);
+        if let Some(u) = &mut m.flatcar.base_url {
+            *u = redact_in_text(u);
+        }
+    }
+    if let Some(script) = &mut report.boot_script {
+        *script = redact_in_text(script);
+    }
+}
+
+/// Whether `c` may change what a terminal shows beyond itself: C0 and C1
+/// controls and DEL (escape sequences, carriage returns, bells), the line
+/// and paragraph separators, and the bidirectional overrides and isolates
+/// that reorder text on screen.
+fn is_terminal_control(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{061c}'
+        )
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
+/// One line of text output: everything read from the stick may be crafted,
+/// so terminal controls are shown as `\u{…}` escapes, never sent as is.
+fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if is_terminal_control(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// serde_json escapes only U+0000..U+001F; DEL, the C1 controls and the
+/// rest of [`is_terminal_control`] get `\uXXXX` escapes too, which is still
+/// the same JSON (they can only occur inside strings).
+fn escape_json_controls(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if is_terminal_control(c) && !matches!(c, '\n' | ' ') {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn render(name: &str, r: &Report) -> String {
     let mut o = String::new();
     let mut line = |s: String| {
-        o.push_str(&s);
+        o.push_str(&printable(&s));
         o.push('\n');
     };
     line(format!(

@@ -267,6 +267,36 @@ fn first_ssh_key(path: &Path) -> Result<String> {
         .with_context(|| format!("{} holds no SSH public key", path.display()))
 }
 
+/// The structural check of a rendered script, the same for `ipxe` and
+/// `build-stick`. `user_template` names a template of the user's, whose
+/// problems are warnings; the built-in template is tested against these
+/// checks, so failing them is a bug and the script must not reach a stick.
+pub fn lint_script(
+    script: &str,
+    settings: &BootSettings,
+    user_template: Option<&str>,
+) -> Result<()> {
+    let problems = lint::check_rendered(script, settings)?;
+    if problems.is_empty() {
+        return Ok(());
+    }
+    match user_template {
+        None => {
+            let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            bail!(
+                "internal error: the built-in boot script fails its checks:\n  {}",
+                list.join("\n  ")
+            );
+        }
+        Some(name) => {
+            for problem in &problems {
+                eprintln!("warning: {name}: rendered script {problem}");
+            }
+            Ok(())
+        }
+    }
+}
+
 const EXAMPLES: &str = "\
 Examples:
   # In a clone whose origin is on GitHub, on branch main:
@@ -344,22 +374,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         None => Template::builtin(),
     };
     let script = template.render(&settings)?;
-
-    let problems = lint::check_rendered(&script, &settings)?;
-    if !problems.is_empty() {
-        if args.template.is_none() {
-            // The built-in template is tested against these checks; failing
-            // them here is a bug, and the script must not reach a stick.
-            let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
-            bail!(
-                "internal error: the built-in boot script fails its checks:\n  {}",
-                list.join("\n  ")
-            );
-        }
-        for problem in &problems {
-            eprintln!("warning: {}: rendered script {problem}", template.name());
-        }
-    }
+    lint_script(
+        &script,
+        &settings,
+        args.template.is_some().then(|| template.name()),
+    )?;
 
     match &args.output {
         Some(path) if path.as_os_str() != "-" => {

@@ -73,13 +73,13 @@ pub struct Args {
     #[arg(long)]
     pub virtio: bool,
     /// qemu-system-x86_64 to run [default: PATH]
-    #[arg(long, env = ephemeros_qemu::ENV_QEMU)]
+    #[arg(long, env = ephemeros_qemu::ENV_QEMU, value_parser = super::path_or_empty)]
     pub qemu: Option<PathBuf>,
     /// OVMF code image [default: well-known paths]
-    #[arg(long, env = ephemeros_qemu::ENV_OVMF_CODE)]
+    #[arg(long, env = ephemeros_qemu::ENV_OVMF_CODE, value_parser = super::path_or_empty)]
     pub ovmf_code: Option<PathBuf>,
     /// OVMF variable-store template (a private copy is booted)
-    #[arg(long, env = ephemeros_qemu::ENV_OVMF_VARS)]
+    #[arg(long, env = ephemeros_qemu::ENV_OVMF_VARS, value_parser = super::path_or_empty)]
     pub ovmf_vars: Option<PathBuf>,
     /// Stop the VM after this many seconds (exit status 124, as timeout(1))
     #[arg(long, value_name = "SECONDS")]
@@ -111,10 +111,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if !args.print_command {
         check_ssh_port(args.ssh_port)?;
     }
+    // Empty means unset, for the flags' environment variables too.
+    let given = |p: &Option<PathBuf>| p.clone().filter(|p| !p.as_os_str().is_empty());
     let tools = Lookup::from_env(
-        args.qemu.clone(),
-        args.ovmf_code.clone(),
-        args.ovmf_vars.clone(),
+        given(&args.qemu),
+        given(&args.ovmf_code),
+        given(&args.ovmf_vars),
     )
     .tools()
     .context("finding qemu and OVMF")?;

@@ -14,11 +14,28 @@ pub struct GitError {
     pub message: String,
 }
 
+/// Whether the environment variable `name` is a node setting of
+/// `build-stick` (`K3S_*`, `LOGEXPORT_*`, `HEARTBEAT_URL`, `NODE_HOSTNAME`,
+/// `SSH_KEY_PATH`, `IGN_PATH`). Those hold the node's secrets, and git
+/// runs hooks, filters and credential helpers from the repository and the
+/// user's configuration: none of them gets to see the values.
+pub fn is_node_setting(name: &str) -> bool {
+    const PREFIXES: [&str; 2] = ["K3S_", "LOGEXPORT_"];
+    const NAMES: [&str; 4] = ["HEARTBEAT_URL", "NODE_HOSTNAME", "SSH_KEY_PATH", "IGN_PATH"];
+    PREFIXES.iter().any(|p| name.starts_with(p)) || NAMES.contains(&name)
+}
+
 /// Runs `git -C dir ARGS`: `Ok(Ok(stdout))` on success, `Ok(Err(stderr))`
 /// when git answers with a non-zero exit (often just "no"), `Err` when git
 /// cannot be run at all.
 fn run(dir: &Path, args: &[&str]) -> Result<Result<String, String>, GitError> {
-    let output = Command::new("git")
+    let mut command = Command::new("git");
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(is_node_setting) {
+            command.env_remove(&name);
+        }
+    }
+    let output = command
         .arg("-C")
         .arg(dir)
         .args(args)
@@ -31,7 +48,9 @@ fn run(dir: &Path, args: &[&str]) -> Result<Result<String, String>, GitError> {
             command: format!("git {}", args.join(" ")),
             message: format!("cannot run git: {e}"),
         })?;
-    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).trim_end().to_string();
+    // git may quote a remote URL in a message; its credentials stay out.
+    let text =
+        |bytes: &[u8]| super::remote::redact_in_text(String::from_utf8_lossy(bytes).trim_end());
     Ok(if output.status.success() {
         Ok(text(&output.stdout))
     } else {

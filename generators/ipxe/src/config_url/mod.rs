@@ -13,7 +13,7 @@ pub mod remote;
 use std::path::{Path, PathBuf};
 
 pub use forge::{raw_url, Forge, Ref};
-pub use git::GitError;
+pub use git::{is_node_setting, GitError};
 pub use remote::{ParseRemoteError, Remote};
 
 /// What to resolve.
@@ -47,7 +47,7 @@ impl Default for ResolveOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigSource {
     pub url: String,
-    /// The remote's URL, with any password replaced by `***`.
+    /// The remote's URL without userinfo (no user, password or token).
     pub remote_url: String,
     /// The branch (on the remote) or the commit the URL names.
     pub git_ref: String,

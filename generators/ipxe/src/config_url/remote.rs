@@ -34,11 +34,14 @@ impl fmt::Display for ParseRemoteError {
 }
 
 impl Remote {
+    /// Reads a remote URL. Userinfo (`user:password@`, `TOKEN@`) is dropped
+    /// before anything is derived, and no error repeats it.
     pub fn parse(url: &str) -> Result<Remote, ParseRemoteError> {
         let url = url.trim();
         if url.is_empty() {
             return Err(ParseRemoteError("the remote URL is empty".into()));
         }
+        let shown = redact(url);
         if let Some((scheme, rest)) = url.split_once("://") {
             let scheme = scheme.to_ascii_lowercase();
             let (web_scheme, keep_port) = match scheme.as_str() {
@@ -56,8 +59,17 @@ impl Remote {
                     )))
                 }
             };
-            let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-            let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            let (authority, path) = split_authority(rest);
+            // An `@` past the host is a password holding `/`, `?` or `#`
+            // unencoded (git cannot use such a remote either): what comes
+            // before it is a credential, not a host or a path.
+            if path.contains('@') {
+                return Err(ParseRemoteError(
+                    "the remote URL has an `@` after its host (a password with an unencoded `/`, `?` or `#`?); percent-encode it or drop the credentials from the remote".into(),
+                ));
+            }
+            let path = path.trim_start_matches('/');
+            let host_port = strip_userinfo(authority);
             let (host, port) = split_port(host_port)?;
             let web_port = if keep_port { port } else { None };
             // http(s) paths are URL-encoded already; ssh/git paths are raw.
@@ -66,21 +78,25 @@ impl Remote {
         }
         // scp-like syntax: git treats `host:path` as ssh only when the colon
         // comes before any slash; otherwise it is a local path.
+        let local = || {
+            ParseRemoteError(format!(
+                "{shown:?} is a local path, which has no public web address"
+            ))
+        };
         match url.find(':') {
             Some(colon) if !url[..colon].contains('/') && colon > 0 => {
-                let (authority, path) = (&url[..colon], &url[colon + 1..]);
-                let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+                // `[user[:password]@]host:path`: the credentials end at the
+                // last `@` before the path, so a `:` inside them is not
+                // taken for the one that ends the host.
+                let without_user = scp_strip_userinfo(url);
+                let (host, path) = without_user.split_once(':').ok_or_else(local)?;
                 // A one-letter "host" is a Windows drive letter (C:\repo).
                 if host.len() == 1 {
-                    return Err(ParseRemoteError(format!(
-                        "{url:?} is a local path, which has no public web address"
-                    )));
+                    return Err(local());
                 }
                 Remote::new(host, None, "https", path, false)
             }
-            _ => Err(ParseRemoteError(format!(
-                "{url:?} is a local path, which has no public web address"
-            ))),
+            _ => Err(local()),
         }
     }
 
@@ -205,20 +221,69 @@ pub fn percent_encode(text: &str, keep_slash: bool) -> String {
     out
 }
 
-/// The remote URL without a password (tokens in https remotes are common).
+/// `rest` (what follows `scheme://`) split where the authority ends: at
+/// the first `/`, `?` or `#`, as curl and RFC 3986 read it. The second part
+/// keeps its leading delimiter.
+fn split_authority(rest: &str) -> (&str, &str) {
+    rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()))
+}
+
+/// `host[:port]` of an authority, without `userinfo@`.
+fn strip_userinfo(authority: &str) -> &str {
+    authority.rsplit_once('@').map_or(authority, |(_, h)| h)
+}
+
+/// An scp-like remote without its `user[:password]@`: everything up to the
+/// last `@` before the first `/` goes.
+fn scp_strip_userinfo(url: &str) -> &str {
+    let head = &url[..url.find('/').unwrap_or(url.len())];
+    match head.rfind('@') {
+        Some(at) => &url[at + 1..],
+        None => url,
+    }
+}
+
+/// The remote URL without any userinfo: `https://TOKEN@host/…`,
+/// `https://TOKEN:x-oauth-basic@host/…` and `https://user:password@host/…`
+/// all become `https://host/…`, and `user@host:path` becomes `host:path`.
+/// Tokens in remotes are common and usually can push to the repository
+/// every node applies, so nothing the tool records or prints keeps them.
 pub fn redact(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://") {
-        let (authority, path) = rest
-            .split_once('/')
-            .map_or((rest, None), |(a, p)| (a, Some(p)));
-        if let Some((userinfo, host)) = authority.rsplit_once('@') {
-            if let Some((user, _password)) = userinfo.split_once(':') {
-                let path = path.map(|p| format!("/{p}")).unwrap_or_default();
-                return format!("{scheme}://{user}:***@{host}{path}");
-            }
-        }
+        let (authority, tail) = split_authority(rest);
+        // An `@` past the authority means the credentials hold a `/`, `?`
+        // or `#`: all of it up to the last `@` is credentials.
+        let (host, tail) = match tail.rfind('@') {
+            Some(at) => split_authority(&tail[at + 1..]),
+            None => (strip_userinfo(authority), tail),
+        };
+        return format!("{scheme}://{host}{tail}");
+    }
+    if url.find(':').is_some_and(|c| !url[..c].contains('/')) {
+        return scp_strip_userinfo(url).to_string();
     }
     url.to_string()
+}
+
+/// `text` (a message, a script) with every `scheme://…` URL in it passed
+/// through [`redact`]; a URL ends at whitespace or a quote.
+pub fn redact_in_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        // The scheme: the letters, digits and `+-.` just before `://`.
+        let scheme_start = rest[..at]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+            .map_or(0, |i| i + 1);
+        let end = rest[at..]
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '<' | '>'))
+            .map_or(rest.len(), |i| at + i);
+        out.push_str(&rest[..scheme_start]);
+        out.push_str(&redact(&rest[scheme_start..end]));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -258,10 +323,60 @@ mod tests {
     }
 
     #[test]
-    fn redacts_passwords_only() {
-        assert_eq!(redact("https://u:tok@h/a/b.git"), "https://u:***@h/a/b.git");
-        assert_eq!(redact("https://u@h/a/b.git"), "https://u@h/a/b.git");
-        assert_eq!(redact("git@h:a/b.git"), "git@h:a/b.git");
+    fn redacts_every_kind_of_userinfo() {
+        for (url, shown) in [
+            ("https://u:tok@h/a/b.git", "https://h/a/b.git"),
+            (
+                "https://TOKEN@github.com/a/b.git",
+                "https://github.com/a/b.git",
+            ),
+            (
+                "https://TOKEN:x-oauth-basic@github.com/a/b",
+                "https://github.com/a/b",
+            ),
+            ("https://u:p@ss@h:8443/a/b", "https://h:8443/a/b"),
+            ("https://u:pa/ss@h/a/b", "https://h/a/b"),
+            ("https://u:pa?ss@h/a/b", "https://h/a/b"),
+            ("ssh://git@h:22/a/b", "ssh://h:22/a/b"),
+            ("git@h:a/b.git", "h:a/b.git"),
+            ("TOKEN:x@github.com:a/b", "github.com:a/b"),
+            ("https://h/a/b.git", "https://h/a/b.git"),
+            ("/srv/git/a.git", "/srv/git/a.git"),
+        ] {
+            assert_eq!(redact(url), shown, "{url}");
+        }
+        assert_eq!(
+            redact_in_text("fatal: 'https://TOKEN@h/a' and \"ssh://u:PW@h/b\" failed"),
+            "fatal: 'https://h/a' and \"ssh://h/b\" failed"
+        );
+    }
+
+    #[test]
+    fn credentials_never_become_the_host_or_path() {
+        for (url, host) in [
+            ("TOKEN:x@github.com:acme/fleet.git", "github.com"),
+            ("https://TOKEN@github.com/acme/fleet", "github.com"),
+            (
+                "https://TOKEN:x-oauth-basic@github.com/acme/fleet",
+                "github.com",
+            ),
+            ("https://u:p@ss@github.com/acme/fleet", "github.com"),
+        ] {
+            let r = Remote::parse(url).unwrap();
+            assert_eq!(r.host, host, "{url}");
+            assert_eq!(r.segments, ["acme", "fleet"], "{url}");
+        }
+        for url in [
+            "https://user:SECRET/x@github.com/acme/fleet",
+            "https://user:12345/SECRET@github.com/acme/fleet",
+            "https://user:SE?CRET@github.com/acme/fleet",
+            "ssh://SECRET@/acme/fleet",
+            "https://SECRET@h/%zz/fleet",
+            "https://SECRET@github.com",
+        ] {
+            let e = Remote::parse(url).unwrap_err().to_string();
+            assert!(!e.contains("SECRET") && !e.contains("12345"), "{url}: {e}");
+        }
     }
 
     #[test]

@@ -258,6 +258,67 @@ fn the_command_line_length_is_bounded() {
     assert!(e.contains("at most 2047 bytes"), "{e}");
 }
 
+/// The kernel sees Flatcar's built-in line, a space, then what iPXE passes
+/// (the image name and our arguments), cut at 2047 bytes: a command line
+/// that fits only without the built-in part must be refused.
+#[test]
+fn the_limit_leaves_room_for_flatcars_built_in_command_line() {
+    assert_eq!(FLATCAR_BUILTIN_CMDLINE.len() + 1, 31);
+    assert_eq!(MAX_PASSED_CMDLINE, 2047 - 31);
+    let mut s = settings();
+    let base = expected_proc_cmdline(&s).unwrap().len();
+    // `x=…` plus the space before it brings the passed line to `len`.
+    let with_len = |len: usize| vec![format!("x={}", "y".repeat(len - base - 3))];
+    s.extra_kernel_args = with_len(MAX_PASSED_CMDLINE);
+    let passed = expected_proc_cmdline(&s).unwrap();
+    assert_eq!(passed.len(), MAX_PASSED_CMDLINE);
+    let seen = format!("{FLATCAR_BUILTIN_CMDLINE} {passed}");
+    assert_eq!(
+        seen.len(),
+        COMMAND_LINE_SIZE - 1,
+        "exactly what Linux keeps"
+    );
+    s.extra_kernel_args = with_len(MAX_PASSED_CMDLINE + 1);
+    let e = err(&s);
+    assert!(e.contains("rootflags=rw mount.usrflags=ro"), "{e}");
+    // Between the two bounds: under 2048 bytes by itself, too long with the prefix.
+    s.extra_kernel_args = with_len(2040);
+    assert!(kernel_args(&s).is_err());
+}
+
+#[test]
+fn credentials_and_a_trailing_backslash_in_the_ignition_url_are_refused() {
+    for (url, why) in [
+        (
+            "https://user:S3CRET@example.org/i.ign",
+            "carries credentials",
+        ),
+        ("https://S3CRET@example.org/i.ign", "carries credentials"),
+        (
+            "http://S3CRET:x-oauth-basic@10.0.0.1:8000/i.ign",
+            "carries credentials",
+        ),
+        ("https://example.org/i.ign\\", "ends in `\\`"),
+    ] {
+        let mut s = settings();
+        s.ignition_url = url.into();
+        let e = err(&s);
+        assert!(e.contains(why), "{url}: {e}");
+        assert!(
+            !e.contains("S3CRET"),
+            "{url}: the error repeats the credentials: {e}"
+        );
+    }
+    for ok in [
+        "https://example.org/a@b/i.ign",
+        "https://example.org/i.ign?sig=a@b",
+    ] {
+        let mut s = settings();
+        s.ignition_url = ok.into();
+        kernel_args(&s).unwrap();
+    }
+}
+
 #[test]
 fn only_schemes_ignition_fetches_are_accepted() {
     for ok in [

@@ -4,13 +4,17 @@
 //! Every path under `/sys`, `/proc` and `/dev` goes through [`SystemRoots`],
 //! so the safety decisions run in tests on fake trees.
 
+mod identity;
+mod old_layout;
 mod probe;
 mod safety;
 mod write;
 
+pub use identity::{Identity, OpenedDevice};
+pub use old_layout::{old_secrets, EARLIER_DEFAULTS, SCAN_LIMIT};
 pub use probe::{BlockDevice, Mount, PartitionEntry};
 pub use safety::{assess, Assessment};
-pub use write::{old_secrets, open_for_writing, write_and_verify, Phase};
+pub use write::{open_for_writing, write_and_verify, Phase};
 
 use std::path::PathBuf;
 

@@ -25,6 +25,9 @@ pub struct BlockDevice {
     pub size: u64,
     pub vendor: Option<String>,
     pub model: Option<String>,
+    /// The serial number the device reports (USB, SCSI VPD page 0x80,
+    /// NVMe/MMC), when sysfs has one.
+    pub serial: Option<String>,
     pub removable: bool,
     /// Attached through USB (the sysfs path runs through a USB port).
     pub usb: bool,
@@ -55,6 +58,9 @@ impl BlockDevice {
             },
             human_size(self.size),
         ];
+        if let Some(serial) = &self.serial {
+            parts.push(format!("serial {serial}"));
+        }
         if self.usb {
             parts.push("USB".into());
         }
@@ -85,6 +91,36 @@ impl BlockDevice {
             })
             .collect()
     }
+}
+
+/// The device's serial number: `device/serial` (NVMe, MMC), the SCSI unit
+/// serial number page `device/vpd_pg80` (4-byte header, then ASCII), or
+/// the `serial` of the USB device the disk hangs off.
+pub fn serial_of(dir: &Path) -> Option<String> {
+    let clean = |s: &str| {
+        let s: String = s
+            .chars()
+            .filter(|c| c.is_ascii_graphic() || *c == ' ')
+            .collect();
+        let s = s.trim().to_owned();
+        (!s.is_empty()).then_some(s)
+    };
+    if let Some(s) = read_trimmed(&dir.join("device/serial")).and_then(|s| clean(&s)) {
+        return Some(s);
+    }
+    if let Ok(page) = fs::read(dir.join("device/vpd_pg80")) {
+        if let Some(s) = page
+            .get(4..)
+            .and_then(|b| clean(&String::from_utf8_lossy(b)))
+        {
+            return Some(s);
+        }
+    }
+    let real = fs::canonicalize(dir).ok()?;
+    real.ancestors()
+        .skip(1)
+        .take_while(|a| a.file_name().is_some_and(|n| n != "devices"))
+        .find_map(|a| read_trimmed(&a.join("serial")).and_then(|s| clean(&s)))
 }
 
 /// A line of /proc/self/mounts.
@@ -158,6 +194,7 @@ impl SystemRoots {
             size: sectors * SECTOR,
             vendor: read_trimmed(&dir.join("device/vendor")),
             model: read_trimmed(&dir.join("device/model")),
+            serial: serial_of(dir),
             removable: read_flag(&dir.join("removable")),
             usb: path_text.split('/').any(|c| c.starts_with("usb")),
             mmc: path_text.contains("/mmc_host/"),

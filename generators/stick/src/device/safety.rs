@@ -13,6 +13,9 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct Assessment {
     pub device: BlockDevice,
+    /// The device number the assessment is of.
+    pub major: u32,
+    pub minor: u32,
     /// Reasons writing is refused, even with `--force`.
     pub refusals: Vec<String>,
     /// Set when only `--force` allows writing, with the reason.
@@ -121,6 +124,8 @@ pub fn assess(
     });
     Ok(Assessment {
         device,
+        major,
+        minor,
         refusals,
         needs_force,
     })

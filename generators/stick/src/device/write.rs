@@ -6,9 +6,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::layout::{Extent, SECTOR};
 use crate::sparse::SparseDisk;
-use crate::target::{verify_plan, write_plan};
+use crate::target::{verify_plan, write_ordered};
 
 /// What [`write_and_verify`] is doing, for progress display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,28 +49,7 @@ fn device_size(file: &File) -> std::io::Result<u64> {
     Ok(size)
 }
 
-/// Where secrets partitions of an earlier stick on this device are, from its
-/// GPT (either header). Empty when the device holds no readable GPT: then
-/// nothing of ours is known to be there.
-pub fn old_secrets(file: &File, size: u64) -> Vec<Extent> {
-    let Ok(clone) = file.try_clone() else {
-        return Vec::new();
-    };
-    crate::inspect::read_partitions(clone, size)
-        .map(|parts| {
-            parts
-                .iter()
-                .filter(|p| p.name == crate::image::SECRETS_NAME)
-                .map(|p| Extent {
-                    start: p.first_lba * SECTOR,
-                    len: p.size,
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Writes the plan, syncs, drops the device's cached pages so the check
+/// Writes the plan in the safe order, syncs, drops the device's cached pages so the check
 /// reads the medium, reads every written byte back and compares, then asks
 /// the kernel to re-read the partition table.
 pub fn write_and_verify(
@@ -79,7 +57,9 @@ pub fn write_and_verify(
     disk: &SparseDisk,
     progress: &mut dyn FnMut(Phase, u64, u64),
 ) -> Result<()> {
-    write_plan(file, disk, &mut |d, t| progress(Phase::Writing, d, t))
+    // Old secrets first, then the table, then the contents: safe against a
+    // failure at any write (see write_ordered).
+    write_ordered(file, disk, &mut |d, t| progress(Phase::Writing, d, t))
         .map_err(Error::io("writing"))?;
     progress(Phase::Syncing, 0, 0);
     file.sync_all()

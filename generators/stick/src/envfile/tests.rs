@@ -141,10 +141,10 @@ fn parser_errors_carry_file_line_and_column() {
             b"A=1\nB=\"open\n",
             "node.env:2:3: this quote is never closed",
         ),
-        (b"A=1\n  JUSTAKEY\n", "node.env:2:3: `JUSTAKEY` has no `=`"),
+        (b"A=1\n  JUSTAKEY\n", "node.env:2:3: this line has no `=`"),
         (
             b"export A=1\n",
-            "node.env:1:1: `export…` is not a variable name",
+            "node.env:1:7: a space is not allowed in a variable name",
         ),
         (
             b"A=1\nA=2\n",
@@ -184,10 +184,63 @@ fn syntax_errors_never_show_values() {
     let e = parse(format!("K3S_TOKEN: {secret}\n").as_bytes(), "node.env")
         .unwrap_err()
         .to_string();
+    assert!(e.starts_with("node.env:1:1: this line has no `=`"), "{e}");
+}
+
+/// Every separator someone may type instead of `=`, or none at all, in an
+/// env file (build-stick) and in a stick's env files (inspect): the value
+/// never shows, and the error points at where the name goes wrong.
+#[test]
+fn no_separator_lets_a_value_into_an_error() {
+    let secret = "K10SECRETVALUE";
+    let mut inputs: Vec<String> = Vec::new();
+    for key in ["K3S_TOKEN", "HEARTBEAT_URL", "K3S_DATASTORE_ENDPOINT"] {
+        for sep in [
+            "\"", "'", ",", ";", ":", " ", "\t", "-", ".", "|", "", "\u{a0}", "\u{2028}", "\x1b",
+        ] {
+            for tail in ["", "=x", "\"", "'"] {
+                inputs.push(format!("{key}{sep}{secret}{tail}\n"));
+                inputs.push(format!("A=1\n  {key}{sep}{secret}{tail}"));
+            }
+        }
+    }
+    let mut errors = 0;
+    for input in &inputs {
+        match parse(input.as_bytes(), "node.env") {
+            // `K3S_TOKENK10…=x` is a well-formed line; what the name means
+            // is for the caller (inputs::from_env_file) to judge.
+            Ok(entries) => assert!(entries.iter().all(|e| is_valid_key(&e.key))),
+            Err(e) => {
+                errors += 1;
+                let e = e.to_string();
+                assert!(e.starts_with("node.env:"), "{e}");
+                assert!(!e.contains("K10SECRET"), "{input:?} leaked: {e}");
+            }
+        }
+    }
     assert!(
-        e.starts_with("node.env:1:1: `K3S_TOKEN…` has no `=`"),
-        "{e}"
+        errors > inputs.len() / 2,
+        "only {errors} of {} refused",
+        inputs.len()
     );
+    // The column points at the character that is wrong.
+    let e = parse(b"K3S_TOKEN,abc=1\n", "n.env")
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("n.env:1:10: `,` is not allowed"), "{e}");
+}
+
+#[test]
+fn checks_never_show_a_malformed_name() {
+    for key in [
+        "K3S_TOKEN K10SECRET",
+        "K3S_TOKEN\"K10SECRET",
+        "K3S_TOKEN;K10SECRET",
+    ] {
+        let e = check(key, "v").unwrap_err().to_string();
+        assert!(!e.contains("K10SECRET"), "{e}");
+        assert!(e.contains("at character 10"), "{e}");
+    }
 }
 
 /// A byte order mark is skipped, not read as part of the first name.

@@ -119,6 +119,7 @@ pub struct Args {
         long,
         env = "EPHEMEROS_IPXE_EFI",
         value_name = "FILE",
+        value_parser = super::path_or_empty,
         help_heading = "Stick"
     )]
     pub ipxe_efi: Option<PathBuf>,
@@ -322,12 +323,19 @@ fn prepare(args: &Args, layout: Layout) -> Result<Contents> {
         node::check_served_config(source)?;
     }
     let script = ephemeros_ipxe::render(&settings).context("cannot render the boot script")?;
+    super::ipxe::lint_script(&script, &settings, None)?;
 
     let efi_arch = match settings.arch {
         Arch::Amd64 => EfiArch::X64,
         Arch::Arm64 => EfiArch::Aa64,
     };
-    let (ipxe_path, ipxe) = ipxe_efi::load(args.ipxe_efi.as_deref(), efi_arch, home.as_deref())?;
+    // An empty EPHEMEROS_IPXE_EFI (say, from a failed `$(cargo xtask ipxe)`)
+    // is unset: the search below then says what it looked for.
+    let given = args
+        .ipxe_efi
+        .as_deref()
+        .filter(|p| !p.as_os_str().is_empty());
+    let (ipxe_path, ipxe) = ipxe_efi::load(given, efi_arch, home.as_deref())?;
 
     let build_time = build_time()?;
     let built_at = timestamp::rfc3339(build_time);
@@ -492,7 +500,8 @@ fn write_device(args: &Args, c: &Contents) -> Result<()> {
     if args.size.is_some() {
         bail!("--size is for image files; a device keeps its own size (the backup GPT goes at its end)");
     }
-    let assessment = device::assess_path(&SystemRoots::default(), path)?;
+    let roots = SystemRoots::default();
+    let assessment = device::assess_path(&roots, path)?;
     let dev = &assessment.device;
     eprintln!("Target {}:", path.display());
     eprintln!("  {}", dev.summary());
@@ -500,18 +509,22 @@ fn write_device(args: &Args, c: &Contents) -> Result<()> {
         eprintln!("  {line}");
     }
     assessment.check(args.force)?;
+    // Opened once, before the prompt, and written through this descriptor
+    // only once the device proves unchanged after it (see OpenedDevice).
+    let opened = device::OpenedDevice::open(&roots, path, &assessment)?;
     if !args.yes {
         let stdin = std::io::stdin();
         confirm(&dev.name, stdin.is_terminal(), &mut stdin.lock())?;
     }
-    let (file, size) = device::open_for_writing(path)?;
+    opened.check_still_same(&roots, path)?;
+    let (file, size) = (&opened.file, opened.identity.size);
     // An earlier stick's secrets partitions are wiped whole, wherever they
     // were, so no old node's token survives in free space.
-    let old_secrets = device::old_secrets(&file, size);
+    let old_secrets = device::old_secrets(file, size);
     let disk = ephemeros_stick::build_over(&c.spec(), size, &old_secrets)?;
     let total = disk.planned_bytes();
     let mut bar = ProgressBar::new(std::io::stderr().is_terminal());
-    let result = device::write_and_verify(&file, &disk, &mut |phase, done, total| {
+    let result = device::write_and_verify(file, &disk, &mut |phase, done, total| {
         bar.show(phase, done, total)
     });
     bar.finish();
