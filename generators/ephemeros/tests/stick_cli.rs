@@ -1200,3 +1200,27 @@ fn an_empty_ipxe_variable_counts_as_unset() {
     assert!(err.contains("no iPXE EFI binary found"), "{err}");
     assert!(!err.contains("a value is required"), "{err}");
 }
+
+#[test]
+fn an_image_named_through_a_link_is_written_through_it() {
+    let s = Scratch::new();
+    std::os::unix::fs::symlink("images/node1.img", s.path("current.img")).unwrap();
+    std::fs::create_dir(s.path("images")).unwrap();
+    let out = s.run(
+        &[
+            "build-stick",
+            "--ignition-url",
+            IGN,
+            "--ssh-key",
+            "key.pub",
+            "current.img",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", all(&out));
+    let link = std::fs::symlink_metadata(s.path("current.img")).unwrap();
+    assert!(link.file_type().is_symlink(), "the link was replaced");
+    let image = std::fs::metadata(s.path("images/node1.img")).unwrap();
+    assert!(image.is_file() && image.len() > 0);
+    assert!(all(&out).contains("current.img is a link: writing the image to"));
+}

@@ -224,6 +224,31 @@ pub fn write_image_file(path: &Path, disk: &SparseDisk) -> Result<u64> {
     Ok(disk.planned_bytes())
 }
 
+/// The path a chain of symbolic links ends at (`path` itself when it is
+/// none); the end need not exist. A file written "to a link" is written to
+/// this path, so the link stays a link (a user's `current.img -> node1.img`).
+pub fn follow_links(path: &Path) -> Result<PathBuf> {
+    let mut current = path.to_path_buf();
+    // Linux's own limit for a path's links (ELOOP beyond it).
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let link = std::fs::read_link(&current)
+                    .map_err(Error::io(format!("reading the link {}", current.display())))?;
+                current = match current.parent() {
+                    Some(dir) if link.is_relative() => dir.join(link),
+                    _ => link,
+                };
+            }
+            _ => return Ok(current),
+        }
+    }
+    Err(Error::invalid(
+        &path.display().to_string(),
+        "too many levels of symbolic links",
+    ))
+}
+
 /// Whether an existing file may be replaced by a new image without
 /// `--force`: it is empty, or it already is a stick (a GPT with the `EFI`
 /// and `secrets` partitions).

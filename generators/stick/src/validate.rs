@@ -87,6 +87,17 @@ pub fn host(name: &str, value: &str) -> Result<()> {
 /// certificate's, and no certificate names `host.` with the dot, so such a
 /// name could never verify.
 pub fn tls_host(name: &str, value: &str) -> Result<()> {
+    // `logs.example.com:12345`, as Papertrail shows a destination: say
+    // where the port goes instead of only that `:` is not allowed.
+    if let Some((h, p)) = value.rsplit_once(':') {
+        let ipv6 = value.parse::<Ipv6Addr>().is_ok();
+        if !ipv6 && !h.is_empty() && !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::invalid(
+                name,
+                "holds a port after `:`; give the host alone here and the port as LOGEXPORT_PORT (--logexport-port)",
+            ));
+        }
+    }
     host(name, value)?;
     if value.ends_with('.') {
         return Err(Error::invalid(
@@ -228,6 +239,16 @@ pub fn ssh_public_keys(source: &str, text: &str) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_host_with_its_port_says_where_the_port_goes() {
+        let err = tls_host("LOGEXPORT_HOST", "logs5.papertrailapp.com:12345")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("LOGEXPORT_PORT"), "{err}");
+        assert!(!err.contains("12345"), "{err}");
+        assert!(tls_host("LOGEXPORT_HOST", "2001:db8::1").is_ok());
+    }
 
     #[test]
     fn hostnames() {

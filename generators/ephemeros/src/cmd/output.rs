@@ -1,7 +1,7 @@
 //! Writing a command's output: to a file, or to standard output.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 
@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 /// - a device, FIFO or socket (`-o /dev/null`, `-o /dev/stdout`, a pipe) is
 ///   written into: renaming over it would replace the device node itself.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let target = follow_links(path)?;
+    let target = ephemeros_stick::target::follow_links(path)?;
     match std::fs::metadata(&target) {
         Ok(meta) if meta.is_dir() => {
             anyhow::bail!("cannot write {}: it is a directory", path.display())
@@ -42,27 +42,6 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
             )
         }
     })
-}
-
-/// The path a chain of symbolic links ends at (`path` itself when it is
-/// none); the end need not exist.
-fn follow_links(path: &Path) -> Result<PathBuf> {
-    let mut current = path.to_path_buf();
-    // Linux's own limit for a path's links (ELOOP beyond it).
-    for _ in 0..40 {
-        match std::fs::symlink_metadata(&current) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                let link = std::fs::read_link(&current)
-                    .with_context(|| format!("cannot read the link {}", current.display()))?;
-                current = match current.parent() {
-                    Some(dir) if link.is_relative() => dir.join(link),
-                    _ => link,
-                };
-            }
-            _ => return Ok(current),
-        }
-    }
-    anyhow::bail!("{}: too many levels of symbolic links", path.display())
 }
 
 fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -124,7 +103,7 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    fn scratch(name: &str) -> PathBuf {
+    fn scratch(name: &str) -> std::path::PathBuf {
         let dir =
             std::env::temp_dir().join(format!("ephemeros-output-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);

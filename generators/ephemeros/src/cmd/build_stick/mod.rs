@@ -443,7 +443,16 @@ fn build_time() -> Result<i64> {
 }
 
 fn write_image(args: &Args, c: &Contents) -> Result<()> {
-    let path = &args.target;
+    // Through a symbolic link, the file it names is written and the link
+    // stays (never silently replaced by a regular file).
+    let path = &target::follow_links(&args.target)?;
+    if path != &args.target {
+        eprintln!(
+            "{} is a link: writing the image to {}",
+            args.target.display(),
+            path.display()
+        );
+    }
     let size = args.size.unwrap_or_else(|| c.layout.min_disk_size());
     if path.is_dir() {
         bail!(
