@@ -27,6 +27,10 @@ pub struct Args {
     /// Include the values of secrets (hidden by default)
     #[arg(long)]
     pub show_secrets: bool,
+
+    /// Show the whole boot script instead of a summary (--json always has it)
+    #[arg(long)]
+    pub script: bool,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -48,7 +52,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         json.push('\n');
         json
     } else {
-        render(&path.display().to_string(), &report)
+        render(&path.display().to_string(), &report, args.script)
     };
     super::output::write_stdout(text.as_bytes())?;
     Ok(if report.problems.is_empty() {
@@ -120,7 +124,7 @@ fn escape_json_controls(json: &str) -> String {
     out
 }
 
-fn render(name: &str, r: &Report) -> String {
+fn render(name: &str, r: &Report, whole_script: bool) -> String {
     let mut o = String::new();
     let mut line = |s: String| {
         o.push_str(&printable(&s));
@@ -223,9 +227,19 @@ fn render(name: &str, r: &Report) -> String {
         }
     }
     if let Some(script) = &r.boot_script {
-        line("Boot script (autoexec.ipxe):".into());
-        for l in script.lines() {
-            line(format!("  | {l}"));
+        if whole_script {
+            line("Boot script (autoexec.ipxe):".into());
+            for l in script.lines() {
+                line(format!("  | {l}"));
+            }
+        } else {
+            line(format!(
+                "Boot script (autoexec.ipxe, {} lines; --script shows it):",
+                script.lines().count()
+            ));
+            for l in script_summary(script) {
+                line(format!("  {l}"));
+            }
         }
     }
     if !r.problems.is_empty() {
@@ -235,4 +249,116 @@ fn render(name: &str, r: &Report) -> String {
         }
     }
     o
+}
+
+/// What a boot script does, read off its text: the kernel and initrd it
+/// fetches with the kernel's arguments, how often it tries DHCP and the
+/// download, and what it does when it gives up. Lines it does not know (a
+/// user's template) are left to `--script`.
+fn script_summary(script: &str) -> Vec<String> {
+    let words = |l: &str| -> Vec<String> { l.split_whitespace().map(str::to_owned).collect() };
+    // `kernel --timeout 60000 URL ARGS… || goto …`: the URL, then the arguments.
+    let fetched = |cmd: &str| {
+        script.lines().map(str::trim).find_map(|l| {
+            let rest = l.strip_prefix(cmd)?.strip_prefix(' ')?;
+            let rest = rest.split(" || ").next().unwrap_or(rest);
+            let mut w = words(rest);
+            while w.first().is_some_and(|x| x.starts_with("--")) {
+                w.remove(0);
+                if !w.is_empty() {
+                    w.remove(0);
+                }
+            }
+            (!w.is_empty()).then(|| {
+                (
+                    w[0].clone(),
+                    rest[rest.find(&w[0]).unwrap_or(0) + w[0].len()..]
+                        .trim()
+                        .to_owned(),
+                )
+            })
+        })
+    };
+    let attempts = |what: &str| {
+        script.lines().find_map(|l| {
+            let at = l.find(what)?;
+            l[at + what.len()..]
+                .trim()
+                .strip_prefix("1 of ")?
+                .split_whitespace()
+                .next()
+                .map(str::to_owned)
+        })
+    };
+    let mut out = Vec::new();
+    match fetched("kernel") {
+        Some((url, args)) => {
+            out.push(format!("kernel  {url}"));
+            out.push(format!("args    {args}"));
+        }
+        None => out.push("no `kernel` command: a custom script".into()),
+    }
+    if let Some((url, _)) = fetched("initrd") {
+        out.push(format!("initrd  {url}"));
+    }
+    let dhcp = attempts("DHCP, attempt");
+    let download = attempts("downloading Flatcar, attempt");
+    if dhcp.is_some() || download.is_some() {
+        out.push(format!(
+            "tries   DHCP {}, download {}",
+            dhcp.as_deref().unwrap_or("?"),
+            download.as_deref().unwrap_or("?")
+        ));
+    }
+    // `echo ephemeros: reboot in 30 s` before the final action.
+    let gives_up = script.lines().find_map(|l| {
+        let rest = l.trim().strip_prefix("echo ephemeros: ")?;
+        let (action, after) = rest.split_once(" in ")?;
+        (["reboot", "poweroff"].contains(&action) && after.ends_with(" s"))
+            .then(|| action.to_owned())
+    });
+    if let Some(action) = gives_up {
+        out.push(format!("then    {action}, when every attempt has failed"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::script_summary;
+
+    #[test]
+    fn the_builtin_script_is_summarised() {
+        let settings = ephemeros_ipxe::BootSettings {
+            ignition_url: "https://example.org/i.ign".into(),
+            dhcp_attempts: 4,
+            download_attempts: 3,
+            ..Default::default()
+        };
+        let script = ephemeros_ipxe::render(&settings).unwrap();
+        let s = script_summary(&script);
+        assert_eq!(s.len(), 5, "{s:#?}");
+        assert!(s[0].starts_with("kernel  https://stable.release.flatcar-linux.net/amd64-usr/current/flatcar_production_pxe.vmlinuz"), "{s:#?}");
+        assert!(s[1].starts_with("args    initrd=flatcar_production_pxe_image.cpio.gz flatcar.first_boot=1 ignition.config.url=https://example.org/i.ign"), "{s:#?}");
+        assert!(
+            s[2].ends_with("flatcar_production_pxe_image.cpio.gz"),
+            "{s:#?}"
+        );
+        assert_eq!(s[3], "tries   DHCP 4, download 3");
+        assert_eq!(
+            s[4],
+            format!(
+                "then    {}, when every attempt has failed",
+                settings.on_failure
+            )
+        );
+    }
+
+    #[test]
+    fn a_custom_script_says_so() {
+        assert_eq!(
+            script_summary("#!ipxe\nchain http://x/\n"),
+            ["no `kernel` command: a custom script"]
+        );
+    }
 }
