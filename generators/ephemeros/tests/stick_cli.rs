@@ -1224,3 +1224,54 @@ fn an_image_named_through_a_link_is_written_through_it() {
     assert!(image.is_file() && image.len() > 0);
     assert!(all(&out).contains("current.img is a link: writing the image to"));
 }
+
+#[test]
+fn a_custom_template_goes_onto_the_stick() {
+    let s = Scratch::new();
+    std::fs::write(
+        s.path("mine.ipxe.j2"),
+        "#!ipxe\n# my own boot script\n:retry\ndhcp || goto retry\n\
+         kernel {{ kernel_url }} {{ kernel_args }} || goto fail\n\
+         initrd {{ initrd_url }} || goto fail\nboot || goto fail\n:fail\n{{ on_failure }} || exit 1\n",
+    )
+    .unwrap();
+    let out = s.run(
+        &[
+            "build-stick",
+            "--ignition-url",
+            IGN,
+            "--ssh-key",
+            "key.pub",
+            "--template",
+            "mine.ipxe.j2",
+            "t.img",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", all(&out));
+    let report = s.inspect_json("t.img", false);
+    let script = report["boot_script"].as_str().unwrap();
+    assert!(script.contains("# my own boot script"), "{script}");
+    assert!(
+        script.contains(&format!("ignition.config.url={IGN}")),
+        "{script}"
+    );
+    // A broken template is an error naming it, and nothing is written.
+    std::fs::write(s.path("bad.ipxe.j2"), "#!ipxe\n{% if %}\n").unwrap();
+    let out = s.run(
+        &[
+            "build-stick",
+            "--ignition-url",
+            IGN,
+            "--ssh-key",
+            "key.pub",
+            "--template",
+            "bad.ipxe.j2",
+            "u.img",
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(all(&out).contains("bad.ipxe.j2"), "{}", all(&out));
+    assert!(!s.path("u.img").exists());
+}

@@ -105,6 +105,11 @@ pub struct Args {
     #[arg(long, help_heading = "Node")]
     pub strict: bool,
 
+    /// Render the boot script from this minijinja template instead of the
+    /// built-in one (see `ephemeros ipxe --print-template`)
+    #[arg(long, value_name = "FILE", help_heading = "Boot script")]
+    pub template: Option<PathBuf>,
+
     /// Read settings from this file (KEY=value lines, systemd EnvironmentFile= syntax)
     #[arg(long, value_name = "FILE", help_heading = "Node")]
     pub env_file: Option<PathBuf>,
@@ -322,8 +327,15 @@ fn prepare(args: &Args, layout: Layout) -> Result<Contents> {
     if let Some(source) = &config {
         node::check_served_config(source)?;
     }
-    let script = ephemeros_ipxe::render(&settings).context("cannot render the boot script")?;
-    super::ipxe::lint_script(&script, &settings, None)?;
+    let template = match &args.template {
+        Some(path) => ephemeros_ipxe::Template::from_file(path)?,
+        None => ephemeros_ipxe::Template::builtin(),
+    };
+    let script = template
+        .render(&settings)
+        .context("cannot render the boot script")?;
+    let user_template = args.template.as_ref().map(|_| template.name());
+    super::ipxe::lint_script(&script, &settings, user_template)?;
 
     let efi_arch = match settings.arch {
         Arch::Amd64 => EfiArch::X64,
@@ -362,7 +374,12 @@ fn prepare(args: &Args, layout: Layout) -> Result<Contents> {
         components: manifest::components(&secrets),
     };
 
-    let repro_args = reproduce_args(&settings, layout);
+    let mut repro_args = reproduce_args(&settings, layout);
+    if let Some(path) = &args.template {
+        // The template is not on the stick: reproduce.sh needs the file.
+        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+        repro_args.push(format!("--template={}", path.display()));
+    }
     let reproduce = Reproduce {
         tool_version: env!("CARGO_PKG_VERSION"),
         built_at: &built_at,
