@@ -6,6 +6,7 @@ mod checks;
 mod ci;
 mod e2e;
 mod fetch;
+mod standin;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -27,6 +28,9 @@ enum Command {
     Ipxe(fetch::IpxeArgs),
     /// Measure the speed targets
     Bench(bench::Args),
+    /// The e2e test's stand-in node, for trying a change to ignition.yml locally
+    #[command(subcommand)]
+    Standin(standin::Command),
 }
 
 fn main() -> std::process::ExitCode {
@@ -49,6 +53,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::E2e(args) => e2e::run(&sh, args),
         Command::Ipxe(args) => fetch::ipxe(&sh, args),
         Command::Bench(args) => bench::run(&sh, args),
+        Command::Standin(command) => standin::run(&sh, command),
     }
 }
 
