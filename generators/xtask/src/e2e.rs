@@ -1,22 +1,26 @@
-//! `cargo xtask e2e`: a real stick boots in qemu under OVMF against a
-//! stand-in Flatcar served from a loopback HTTP server.
+//! `cargo xtask e2e`: real sticks boot in qemu under OVMF against a
+//! stand-in Flatcar served from a loopback HTTP server. Two stages:
 //!
-//! 1. inputs: kernel, modules, busybox, Ignition, iPXE, qemu, OVMF
-//!    (`inputs.rs`; Debian's archive by default, E2E_* variables for Nix);
-//! 2. the stick: `ephemeros build-stick` with test values for every setting
-//!    (`scenario.rs`, `stick.rs`);
-//! 3. the stand-in initramfs (`initramfs.rs`, `cpio.rs`, `init_script.rs`)
-//!    and the served node config (`node_config.rs`);
-//! 4. boot 1: the node comes up; boot 2: the kernel is missing (404); boot
-//!    3: the server is down. In 2 and 3 the script must retry, give up and
-//!    power off. All asserted from the serial log and the server's request
-//!    log (`markers.rs`, `assertions.rs`); `timeline.rs` reports when each
-//!    stage showed up.
+//! - `node` (the default, `node/`): the stand-in is a Debian userland with
+//!   Flatcar's contract; real Ignition writes the node config in the initrd,
+//!   real systemd runs every unit, and the harness checks them over SSH
+//!   against loopback stand-ins of the outside world;
+//! - `initrd` (what the Nix check runs): a busybox initramfs where real
+//!   Ignition applies the config, listed back on the console
+//!   (`initramfs.rs`, `init_script.rs`, `markers.rs`, `assertions.rs`).
+//!
+//! Both: inputs (`inputs.rs`; Debian's archive by default, E2E_* variables
+//! for Nix), sticks from `ephemeros build-stick` with test values for every
+//! setting (`scenario.rs`, `stick.rs`), the served config (`node_config.rs`),
+//! and two failure boots: the kernel is missing (404), the server is down
+//! (through `ephemeros qemu`); the script must retry, give up and power off.
+//! `timeline.rs` reports when each stage of a boot showed up.
 //!
 //! Inputs can be overridden (the Nix flake does): E2E_KERNEL +
 //! E2E_KERNEL_MODULES, E2E_BUSYBOX, E2E_IGNITION, EPHEMEROS_IPXE_EFI,
 //! EPHEMEROS_QEMU, EPHEMEROS_OVMF_CODE/_VARS, E2E_EPHEMEROS (a prebuilt
-//! `ephemeros`), E2E_OFFLINE=1 (never fetch from Debian).
+//! `ephemeros`), E2E_USERLAND (a userland tarball for the node stage),
+//! E2E_OFFLINE=1 (never fetch from Debian).
 //!
 //! Always ends: every qemu run has a hard timeout, the server stops when
 //! dropped, and the run directory is removed (unless `--keep`).

@@ -19,8 +19,6 @@ pub const MILESTONES: &[(&str, &str)] = &[
     ("udev in initrd", "E2E udev-done"),
     ("switch root", "E2E switch-root"),
     ("systemd", "Welcome to"),
-    // systemd colours the unit name; its description is plain text.
-    ("multi-user", "- Multi-User System."),
     ("give up", "ephemeros: giving up"),
 ];
 

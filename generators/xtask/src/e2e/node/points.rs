@@ -339,7 +339,7 @@ pub fn files(c: &mut Checks, g: &Guest, expected: &[(String, Expect)]) -> Result
     script.push_str(
         "; do\n  if [ -L \"$p\" ]; then echo \"E2E entry link 777 $(stat -c '%u %g' \"$p\") $(readlink \"$p\" | base64 -w0) $p\"\n\
          elif [ -d \"$p\" ]; then echo \"E2E entry dir $(stat -c '%a %u %g' \"$p\") - $p\"\n\
-         elif [ -f \"$p\" ]; then echo \"E2E entry file $(stat -c '%a %u %g' \"$p\") $(sha512sum \"$p\" | cut -d' ' -f1) $p\"\n\
+         elif [ -f \"$p\" ]; then echo \"E2E entry file $(stat -c '%a %u %g' \"$p\") $(sha512sum <\"$p\" | cut -d' ' -f1) $p\"\n\
          echo \"E2E content $(base64 -w0 \"$p\") $p\"; fi\ndone\n",
     );
     let out = g.out(&format!("sudo bash -c {}", shell_quote(&script)))?;

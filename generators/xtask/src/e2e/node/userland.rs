@@ -32,6 +32,9 @@ pub const PACKAGES: &[&str] = &[
     "iproute2",
     "sudo",
     "ca-certificates",
+    // The node resolves its own name (sudo asks), as Flatcar's glibc does
+    // through systemd's nss-myhostname.
+    "libnss-myhostname",
 ];
 
 /// Not installed at all (dpkg's path-exclude): the tarball stays small.
