@@ -46,7 +46,7 @@ fn b64(s: &str) -> Vec<u8> {
 }
 
 fn value(g: &Guest, unit: &str, prop: &str) -> String {
-    g.out(&format!("systemctl show -p {prop} --value {unit}"))
+    g.out(&format!("sudo systemctl show -p {prop} --value {unit}"))
         .unwrap_or_default()
 }
 
@@ -54,11 +54,27 @@ fn value(g: &Guest, unit: &str, prop: &str) -> String {
 pub fn healthy(c: &mut Checks, g: &Guest) -> Result<()> {
     let state = g
         .run(
-            "timeout 120 systemctl is-system-running --wait",
+            "sudo timeout 120 systemctl is-system-running --wait",
             Duration::from_secs(130),
         )?
         .stdout;
-    let failed = g.out("systemctl --failed --plain --no-legend")?;
+    let failed = g.out("sudo systemctl --failed --plain --no-legend")?;
+    let times = g.out(
+        "sudo systemctl show -p ActiveEnterTimestampMonotonic --value \
+         sysinit.target multi-user.target ssh.service k3s.service",
+    )?;
+    let secs: Vec<String> = times
+        .lines()
+        .map(|t| format!("{:.1}", t.parse::<f64>().unwrap_or(0.0) / 1e6))
+        .collect();
+    let at = |i: usize| secs.get(i).map_or("-", String::as_str);
+    eprintln!(
+        "  note  node uptime when reached (s): sysinit {}, multi-user {}, sshd {}, k3s {}",
+        at(0),
+        at(1),
+        at(2),
+        at(3)
+    );
     c.check(
         "no unit failed; systemctl is-system-running says running",
         state.trim() == "running" && failed.is_empty(),
@@ -377,7 +393,7 @@ pub fn skipped(c: &mut Checks, g: &Guest, unit: &str, file: &str) -> Result<()> 
     let result = value(g, unit, "ConditionResult");
     let status = g
         .run(
-            &format!("systemctl status --no-pager {unit}"),
+            &format!("sudo systemctl status --no-pager {unit}"),
             Duration::from_secs(30),
         )?
         .stdout;
