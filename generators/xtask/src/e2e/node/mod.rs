@@ -166,6 +166,7 @@ pub fn run(sh: &Shell, args: &super::Args, dir: &Utf8Path) -> Result<()> {
     let timeout = Duration::from_secs(args.timeout.max(NODE_TIMEOUT_SECS));
     let mut checks = Checks::default();
     let env = Env {
+        walls: Default::default(),
         p: &p,
         accel,
         dir,
@@ -212,6 +213,14 @@ pub fn run(sh: &Shell, args: &super::Args, dir: &Utf8Path) -> Result<()> {
     drop(trusted);
     drop(untrusted);
 
+    let walls: Vec<String> = env
+        .walls
+        .lock()
+        .expect("walls")
+        .iter()
+        .map(|(n, t)| format!("{n} {t:.0} s"))
+        .collect();
+    eprintln!("e2e: node boots' wall times: {}", walls.join(", "));
     if !args.no_failure_case {
         super::failure_boots(
             &p.inputs,
@@ -233,6 +242,8 @@ pub fn run(sh: &Shell, args: &super::Args, dir: &Utf8Path) -> Result<()> {
 }
 
 struct Env<'a> {
+    /// `(boot, wall time)` of each node boot so far, for the summary.
+    walls: std::sync::Mutex<Vec<(String, f64)>>,
     p: &'a Prepared,
     accel: ephemeros_qemu::Accel,
     dir: &'a Utf8Path,
@@ -339,6 +350,10 @@ impl Env<'_> {
         if checks.failures.len() > before_fail || !checks.failures.is_empty() {
             super::print_tail(name, &log, &result);
         }
+        self.walls
+            .lock()
+            .expect("walls")
+            .push((name.to_owned(), result.elapsed.as_secs_f64()));
         Ok(Outcome { checks, identity })
     }
 }
@@ -399,6 +414,12 @@ fn session_full(
     point(c, g, "kernel command line", &[], |c| cmdline(c, g, sc));
     point(c, g, "Ignition's files", &[], |c| {
         points::files(c, g, &p.expected)
+    });
+    point(c, g, "first-boot presets", &[], |c| {
+        points::presets(c, g, &p.expected)
+    });
+    point(c, g, "networkd", &["systemd-networkd.service"], |c| {
+        points::network(c, g)
     });
     point(c, g, "1. secrets.mount", &["secrets.mount"], |c| {
         points::secrets(c, g, sc)
