@@ -1,36 +1,41 @@
-//! `cargo xtask e2e`: a real stick boots in qemu under OVMF against a
-//! stand-in Flatcar served from a loopback HTTP server.
+//! `cargo xtask e2e`: real sticks boot in qemu under OVMF against a
+//! stand-in Flatcar served from a loopback HTTP server. Two stages:
 //!
-//! 1. inputs: kernel, modules, busybox, Ignition, iPXE, qemu, OVMF
-//!    (`inputs.rs`; Debian's archive by default, E2E_* variables for Nix);
-//! 2. the stick: `ephemeros build-stick` with test values for every setting
-//!    (`scenario.rs`, `stick.rs`);
-//! 3. the stand-in initramfs (`initramfs.rs`, `cpio.rs`, `init_script.rs`)
-//!    and the served node config (`node_config.rs`);
-//! 4. boot 1: the node comes up; boot 2: the kernel is missing (404); boot
-//!    3: the server is down. In 2 and 3 the script must retry, give up and
-//!    power off. All asserted from the serial log and the server's request
-//!    log (`markers.rs`, `assertions.rs`); `timeline.rs` reports when each
-//!    stage showed up.
+//! - `node` (the default, `node/`): the stand-in is a Debian userland with
+//!   Flatcar's contract; real Ignition writes the node config in the initrd,
+//!   real systemd runs every unit, and the harness checks them over SSH
+//!   against loopback stand-ins of the outside world;
+//! - `initrd` (what the Nix check runs): a busybox initramfs where real
+//!   Ignition applies the config, listed back on the console
+//!   (`initramfs.rs`, `init_script.rs`, `markers.rs`, `assertions.rs`).
+//!
+//! Both: inputs (`inputs.rs`; Debian's archive by default, E2E_* variables
+//! for Nix), sticks from `ephemeros build-stick` with test values for every
+//! setting (`scenario.rs`, `stick.rs`), the served config (`node_config.rs`),
+//! and two failure boots: the kernel is missing (404), the server is down
+//! (through `ephemeros qemu`); the script must retry, give up and power off.
+//! `timeline.rs` reports when each stage of a boot showed up.
 //!
 //! Inputs can be overridden (the Nix flake does): E2E_KERNEL +
 //! E2E_KERNEL_MODULES, E2E_BUSYBOX, E2E_IGNITION, EPHEMEROS_IPXE_EFI,
 //! EPHEMEROS_QEMU, EPHEMEROS_OVMF_CODE/_VARS, E2E_EPHEMEROS (a prebuilt
-//! `ephemeros`), E2E_OFFLINE=1 (never fetch from Debian).
+//! `ephemeros`), E2E_USERLAND (a userland tarball for the node stage),
+//! E2E_OFFLINE=1 (never fetch from Debian).
 //!
 //! Always ends: every qemu run has a hard timeout, the server stops when
 //! dropped, and the run directory is removed (unless `--keep`).
 
-mod assertions;
+pub mod assertions;
 mod cpio;
 mod debian;
 mod init_script;
 mod initramfs;
 mod inputs;
 mod markers;
+pub mod node;
 mod node_config;
 mod scenario;
-mod server;
+pub mod server;
 mod stick;
 mod timeline;
 
@@ -65,6 +70,15 @@ pub struct Args {
     /// Skip the failure-case boots (404, server down)
     #[arg(long)]
     pub no_failure_case: bool,
+    /// How far the stand-in goes: `node` boots into systemd and checks every
+    /// unit; `initrd` stops after Ignition in a busybox initrd (no Debian
+    /// userland needed: the Nix check's stage)
+    #[arg(long, default_value = "node", value_parser = ["node", "initrd"])]
+    pub stage: String,
+    /// Node stage: run only these boots (comma-separated: node-1, node-2,
+    /// agent, ssh-only), e.g. while changing one unit
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
 }
 
 /// Lines of serial log shown when a boot fails.
@@ -73,7 +87,11 @@ const TAIL_LINES: usize = 80;
 pub fn run(sh: &Shell, args: Args) -> Result<()> {
     let started = Instant::now();
     let dir = RunDir::create(args.keep)?;
-    let result = run_in(sh, &args, &dir.path);
+    let result = if args.stage == "initrd" {
+        run_initrd_stage(sh, &args, &dir.path)
+    } else {
+        node::run(sh, &args, &dir.path)
+    };
     eprintln!(
         "e2e: total wall time {:.1} s",
         started.elapsed().as_secs_f64()
@@ -81,7 +99,7 @@ pub fn run(sh: &Shell, args: Args) -> Result<()> {
     result
 }
 
-fn run_in(sh: &Shell, args: &Args, dir: &Utf8Path) -> Result<()> {
+fn run_initrd_stage(sh: &Shell, args: &Args, dir: &Utf8Path) -> Result<()> {
     let t = Instant::now();
     let inputs = inputs::resolve(sh)?;
     eprintln!(
@@ -99,6 +117,9 @@ fn run_in(sh: &Shell, args: &Args, dir: &Utf8Path) -> Result<()> {
     let listener = server::bind()?;
     let sc = Scenario {
         port: listener.local_addr()?.port(),
+        kind: scenario::Kind::Full,
+        ssh_key: scenario::SSH_KEY.into(),
+        logs_port: 6514,
     };
 
     let bin = match std::env::var("E2E_EPHEMEROS") {
@@ -106,7 +127,7 @@ fn run_in(sh: &Shell, args: &Args, dir: &Utf8Path) -> Result<()> {
         Ok(p) if !p.is_empty() => Utf8PathBuf::from(p),
         _ => stick::build_ephemeros(sh)?,
     };
-    let stick = stick::build(&bin, &sc, &inputs.ipxe_efi, dir)?;
+    let stick = stick::build(&bin, &sc, &inputs.ipxe_efi, dir, "stick")?;
 
     let initrd = initramfs::build(&initramfs::Parts {
         busybox: &inputs.busybox,
@@ -152,6 +173,7 @@ fn run_in(sh: &Shell, args: &Args, dir: &Utf8Path) -> Result<()> {
         "boot",
         timeout,
         Launcher::Direct,
+        &BootOpts::default(),
     )?;
     eprintln!(
         "e2e: boot 1 wall time {:.1} s",
@@ -172,74 +194,17 @@ fn run_in(sh: &Shell, args: &Args, dir: &Utf8Path) -> Result<()> {
     }
 
     if !args.no_failure_case {
-        eprintln!(
-            "e2e: boot 2: the kernel is missing (404); the script must give up and power off"
-        );
-        server.reset(BTreeMap::new());
-        let (result, log, _) = boot(
+        failure_boots(
             &inputs,
             &stick,
             &mut accel,
             dir,
-            "not-found",
             timeout,
-            Launcher::Direct,
-        )?;
-        eprintln!(
-            "e2e: boot 2 wall time {:.1} s",
-            result.elapsed.as_secs_f64()
-        );
-        let before = checks.failures.len();
-        assertions::failure(&mut checks, &result, &log, Some(&server.requests()), 0);
-        if checks.failures.len() > before {
-            print_tail("boot 2", &log, &result, &accel);
-        }
-
-        eprintln!(
-            "e2e: boot 3 (through `ephemeros qemu`): the server is down; the script must give up and power off"
-        );
-        drop(server);
-        let vars_before = fs::read(&inputs.vm.firmware.vars).ok();
-        let ssh_port = server::bind()?.local_addr()?.port();
-        let launcher = Launcher::Ephemeros {
-            bin: &bin,
-            ssh_port,
-        };
-        let (result, log, forwarded) = boot(
-            &inputs,
-            &stick,
-            &mut accel,
-            dir,
-            "server-down",
-            timeout,
-            launcher,
-        )?;
-        assertions::launcher(&mut checks, &result, ssh_port);
-        checks.check(
-            format!("qemu accepted connections on the forwarded SSH port 127.0.0.1:{ssh_port}"),
-            forwarded == Some(true),
-            || "no connection succeeded while the VM ran".into(),
-        );
-        checks.check(
-            "the OVMF VARS template was not written (-snapshot)",
-            fs::read(&inputs.vm.firmware.vars).ok() == vars_before,
-            || format!("{} changed", inputs.vm.firmware.vars.display()),
-        );
-        eprintln!(
-            "e2e: boot 3 wall time {:.1} s",
-            result.elapsed.as_secs_f64()
-        );
-        let before = checks.failures.len();
-        assertions::failure(
+            server,
+            &bin,
             &mut checks,
-            &result,
-            &log,
-            None,
-            assertions::LAUNCHER_GAVE_UP,
-        );
-        if checks.failures.len() > before {
-            print_tail("boot 3", &log, &result, &accel);
-        }
+            2,
+        )?;
     } else {
         drop(server);
     }
@@ -247,6 +212,86 @@ fn run_in(sh: &Shell, args: &Args, dir: &Utf8Path) -> Result<()> {
     eprintln!("e2e: {}", checks.summary());
     if !checks.failures.is_empty() {
         bail!("e2e failed:\n  {}", checks.failures.join("\n  "));
+    }
+    Ok(())
+}
+
+/// The two boots where the kernel cannot be had: the server answers 404
+/// (boot `first`), then the server is down (boot `first + 1`, through the
+/// user-facing `ephemeros qemu`). Both must give up and power off.
+#[allow(clippy::too_many_arguments)]
+fn failure_boots(
+    inputs: &inputs::Inputs,
+    stick: &Utf8Path,
+    accel: &mut AccelPlan,
+    dir: &Utf8Path,
+    timeout: Duration,
+    server: server::Server,
+    bin: &Utf8Path,
+    checks: &mut Checks,
+    first: u32,
+) -> Result<()> {
+    let second = first + 1;
+    eprintln!(
+        "e2e: boot {first}: the kernel is missing (404); the script must give up and power off"
+    );
+    server.reset(BTreeMap::new());
+    let (result, log, _) = boot(
+        inputs,
+        stick,
+        accel,
+        dir,
+        "not-found",
+        timeout,
+        Launcher::Direct,
+        &BootOpts::default(),
+    )?;
+    eprintln!(
+        "e2e: boot {first} wall time {:.1} s",
+        result.elapsed.as_secs_f64()
+    );
+    let before = checks.failures.len();
+    assertions::failure(checks, &result, &log, Some(&server.requests()), 0);
+    if checks.failures.len() > before {
+        print_tail(&format!("boot {first}"), &log, &result, accel);
+    }
+
+    eprintln!(
+        "e2e: boot {second} (through `ephemeros qemu`): the server is down; the script must give up and power off"
+    );
+    drop(server);
+    let vars_before = fs::read(&inputs.vm.firmware.vars).ok();
+    let ssh_port = server::bind()?.local_addr()?.port();
+    let launcher = Launcher::Ephemeros { bin, ssh_port };
+    let (result, log, forwarded) = boot(
+        inputs,
+        stick,
+        accel,
+        dir,
+        "server-down",
+        timeout,
+        launcher,
+        &BootOpts::default(),
+    )?;
+    assertions::launcher(checks, &result, ssh_port);
+    checks.check(
+        format!("qemu accepted connections on the forwarded SSH port 127.0.0.1:{ssh_port}"),
+        forwarded == Some(true),
+        || "no connection succeeded while the VM ran".into(),
+    );
+    checks.check(
+        "the OVMF VARS template was not written (-snapshot)",
+        fs::read(&inputs.vm.firmware.vars).ok() == vars_before,
+        || format!("{} changed", inputs.vm.firmware.vars.display()),
+    );
+    eprintln!(
+        "e2e: boot {second} wall time {:.1} s",
+        result.elapsed.as_secs_f64()
+    );
+    let before = checks.failures.len();
+    assertions::failure(checks, &result, &log, None, assertions::LAUNCHER_GAVE_UP);
+    if checks.failures.len() > before {
+        print_tail(&format!("boot {second}"), &log, &result, accel);
     }
     Ok(())
 }
@@ -304,8 +349,29 @@ enum Launcher<'a> {
 /// harness kills it: its own deadline should act first.
 const LAUNCHER_GRACE: Duration = Duration::from_secs(20);
 
+/// How a direct boot differs between the stages.
+pub struct BootOpts<'a> {
+    pub memory_mib: u32,
+    /// `(host port, guest port)` forwards (the node stage's SSH).
+    pub forwards: Vec<(u16, u16)>,
+    /// qemu is stopped once this is set (a session gave up on the VM).
+    pub stop: Option<&'a std::sync::atomic::AtomicBool>,
+}
+
+impl Default for BootOpts<'_> {
+    fn default() -> Self {
+        Self {
+            // The stand-in needs far less than Flatcar's 3 GiB; less RAM boots faster.
+            memory_mib: 1024,
+            forwards: Vec::new(),
+            stop: None,
+        }
+    }
+}
+
 /// One boot of the stick; returns the run and the serial log with terminal
 /// escapes removed (also written to `<name>-serial.log`).
+#[allow(clippy::too_many_arguments)]
 fn boot(
     inputs: &inputs::Inputs,
     stick: &Utf8Path,
@@ -314,6 +380,7 @@ fn boot(
     name: &str,
     timeout: Duration,
     launcher: Launcher,
+    opts: &BootOpts,
 ) -> Result<(RunResult, String, Option<bool>)> {
     let vm_dir = dir.join(name);
     fs::create_dir_all(&vm_dir).with_context(|| format!("creating {vm_dir}"))?;
@@ -333,7 +400,8 @@ fn boot(
             port_open =
                 std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok();
         }
-        false
+        opts.stop
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed))
     };
     let result = match launcher {
         Launcher::Direct => {
@@ -344,8 +412,8 @@ fn boot(
                 vars,
                 stick.into(),
             );
-            // The stand-in needs far less than Flatcar's 3 GiB; less RAM boots faster.
-            spec.memory_mib = 1024;
+            spec.memory_mib = opts.memory_mib;
+            spec.forwards = opts.forwards.clone();
             spec.bus = DiskBus::Usb;
             spec.serial = Serial::File(raw_log.clone().into());
             spec.display = Display::None;

@@ -190,7 +190,7 @@ impl PrivateApt {
 /// Runs a command with its standard output sent to standard error, so that
 /// `cargo xtask ipxe` prints nothing but the path on standard output and
 /// `EPHEMEROS_IPXE_EFI=$(cargo xtask ipxe)` works on a first, uncached run.
-fn run_to_stderr(cmd: xshell::Cmd<'_>) -> Result<()> {
+pub fn run_to_stderr(cmd: xshell::Cmd<'_>) -> Result<()> {
     let shown = cmd.to_string();
     eprintln!("$ {shown}");
     let mut command = std::process::Command::from(cmd);
@@ -217,7 +217,7 @@ fn find_deb(dir: &Utf8Path, pkg: &str) -> Result<Option<Utf8PathBuf>> {
 /// The mirror URI of the machine's main Debian entry (the suite without a
 /// `-updates`/`-security` suffix), from deb822 `.sources` files or the
 /// one-line sources.list.
-pub(crate) fn machine_mirror() -> Result<String> {
+pub fn machine_mirror() -> Result<String> {
     let mut candidates = Vec::new();
     if let Ok(dir) = fs::read_dir("/etc/apt/sources.list.d") {
         let mut files: Vec<_> = dir.filter_map(|e| e.ok()).map(|e| e.path()).collect();

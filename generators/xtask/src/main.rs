@@ -7,6 +7,7 @@ mod ci;
 mod e2e;
 mod fetch;
 mod nix_sandbox;
+mod standin;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -30,6 +31,9 @@ enum Command {
     Bench(bench::Args),
     /// Run the test binaries as Nix's build sandbox would (namespaces; root or user namespaces)
     NixSandbox(nix_sandbox::Args),
+    /// The e2e test's stand-in node, for trying a change to ignition.yml locally
+    #[command(subcommand)]
+    Standin(standin::Command),
 }
 
 fn main() -> std::process::ExitCode {
@@ -53,6 +57,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Ipxe(args) => fetch::ipxe(&sh, args),
         Command::Bench(args) => bench::run(&sh, args),
         Command::NixSandbox(args) => nix_sandbox::run(&sh, args),
+        Command::Standin(command) => standin::run(&sh, command),
     }
 }
 

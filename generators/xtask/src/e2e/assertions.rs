@@ -9,7 +9,7 @@ use ephemeros_qemu::{Outcome, RunResult};
 
 use super::markers::{parse_env_file, Markers};
 use super::node_config::Expect;
-use super::scenario::{Scenario, CONFIG_TARGET, DOWNLOAD_ATTEMPTS, HOSTNAME, SSH_KEY};
+use super::scenario::{Scenario, CONFIG_TARGET, DOWNLOAD_ATTEMPTS, HOSTNAME};
 use super::server::Request;
 
 pub const KERNEL_TARGET: &str = "/flatcar/flatcar_production_pxe.vmlinuz";
@@ -34,12 +34,18 @@ impl Checks {
         }
     }
 
+    /// Takes over another set's results (a boot's session).
+    pub fn absorb(&mut self, other: Checks) {
+        self.passed += other.passed;
+        self.failures.extend(other.failures);
+    }
+
     pub fn summary(&self) -> String {
         format!("{} passed, {} failed", self.passed, self.failures.len())
     }
 }
 
-fn count(reqs: &[Request], target: &str, status: u16) -> usize {
+pub fn count(reqs: &[Request], target: &str, status: u16) -> usize {
     reqs.iter()
         .filter(|r| r.method == "GET" && r.target == target && r.status == status)
         .count()
@@ -101,7 +107,7 @@ pub fn boot(
     for arg in [
         format!("ignition.config.url={}", sc.ignition_url()),
         "flatcar.first_boot=1".to_owned(),
-        format!("sshkey=\"{SSH_KEY}\""),
+        format!("sshkey=\"{}\"", sc.ssh_key),
         format!("console={}", super::scenario::CONSOLE),
     ] {
         c.check(
@@ -168,7 +174,7 @@ pub fn boot(
     c.check(
         "secrets/authorized_keys holds the key",
         keys.as_deref()
-            .is_some_and(|k| k.lines().any(|l| l == SSH_KEY)),
+            .is_some_and(|k| k.lines().any(|l| l == sc.ssh_key)),
         || format!("{keys:?}"),
     );
     c.check(
@@ -244,7 +250,7 @@ pub fn boot(
 }
 
 /// `arg` occurs in `cmdline` delimited by spaces (or the ends).
-fn has_arg(cmdline: &str, arg: &str) -> bool {
+pub fn has_arg(cmdline: &str, arg: &str) -> bool {
     cmdline.match_indices(arg).any(|(i, _)| {
         let before = cmdline[..i].chars().last();
         let after = cmdline[i + arg.len()..].chars().next();

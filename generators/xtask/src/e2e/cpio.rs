@@ -81,52 +81,95 @@ impl Archive {
             } else {
                 1
             };
-            write_member(&mut out, ino as u32 + 1, mode, nlink, rdev, path, data);
+            let head = Header {
+                ino: ino as u32 + 1,
+                mode,
+                uid: 0,
+                gid: 0,
+                nlink,
+                mtime: 0, // reproducible archives
+                rdev,
+            };
+            // Writing to a Vec cannot fail.
+            let _ = write_member(&mut out, &head, path, data);
         }
-        write_member(&mut out, 0, 0, 1, (0, 0), "TRAILER!!!", &[]);
+        let _ = write_trailer(&mut out);
         out
     }
 }
 
-fn write_member(
-    out: &mut Vec<u8>,
-    ino: u32,
-    mode: u32,
-    nlink: u32,
-    (rmajor, rminor): (u32, u32),
+/// The fields of one newc member header that vary.
+pub struct Header {
+    pub ino: u32,
+    /// File type bits and permissions.
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub nlink: u32,
+    pub mtime: u32,
+    /// (major, minor) of a device node.
+    pub rdev: (u32, u32),
+}
+
+pub const TYPE_DIR: u32 = S_IFDIR;
+pub const TYPE_FILE: u32 = S_IFREG;
+pub const TYPE_SYMLINK: u32 = S_IFLNK;
+pub const TYPE_CHAR: u32 = S_IFCHR;
+pub const TYPE_BLOCK: u32 = 0o060000;
+pub const TYPE_FIFO: u32 = 0o010000;
+
+/// Appends one member to a stream whose length so far is a multiple of 4
+/// (every member keeps it so); returns the bytes written.
+pub fn write_member(
+    out: &mut impl std::io::Write,
+    h: &Header,
     name: &str,
     data: &[u8],
-) {
+) -> std::io::Result<u64> {
     let fields = [
-        ino,
-        mode,
-        0, // uid: root
-        0, // gid: root
-        nlink,
-        0, // mtime: reproducible archives
+        h.ino,
+        h.mode,
+        h.uid,
+        h.gid,
+        h.nlink,
+        h.mtime,
         data.len() as u32,
         0,
         0,
-        rmajor,
-        rminor,
+        h.rdev.0,
+        h.rdev.1,
         name.len() as u32 + 1,
         0, // checksum: unused by newc
     ];
-    out.extend_from_slice(b"070701");
+    let mut head = Vec::with_capacity(110 + name.len() + 4);
+    head.extend_from_slice(b"070701");
     for f in fields {
-        out.extend_from_slice(format!("{f:08x}").as_bytes());
+        head.extend_from_slice(format!("{f:08x}").as_bytes());
     }
-    out.extend_from_slice(name.as_bytes());
-    out.push(0);
-    pad4(out);
-    out.extend_from_slice(data);
-    pad4(out);
+    head.extend_from_slice(name.as_bytes());
+    head.push(0);
+    while !head.len().is_multiple_of(4) {
+        head.push(0);
+    }
+    out.write_all(&head)?;
+    out.write_all(data)?;
+    let pad = (4 - data.len() % 4) % 4;
+    out.write_all(&[0u8; 3][..pad])?;
+    Ok((head.len() + data.len() + pad) as u64)
 }
 
-fn pad4(out: &mut Vec<u8>) {
-    while !out.len().is_multiple_of(4) {
-        out.push(0);
-    }
+/// The end-of-archive member.
+pub fn write_trailer(out: &mut impl std::io::Write) -> std::io::Result<u64> {
+    let h = Header {
+        ino: 0,
+        mode: 0,
+        uid: 0,
+        gid: 0,
+        nlink: 1,
+        mtime: 0,
+        rdev: (0, 0),
+    };
+    write_member(out, &h, "TRAILER!!!", &[])
 }
 
 #[cfg(test)]

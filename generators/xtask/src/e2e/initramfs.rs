@@ -30,11 +30,12 @@ pub const MODULES: &[&str] = &[
 ];
 
 /// Used when the machine has no /etc/login.defs (e.g. a Nix build sandbox).
-const LOGIN_DEFS: &str = "UID_MIN 1000\nUID_MAX 60000\nSYS_UID_MIN 100\nSYS_UID_MAX 999\n\
+pub(in crate::e2e) const LOGIN_DEFS: &str =
+    "UID_MIN 1000\nUID_MAX 60000\nSYS_UID_MIN 100\nSYS_UID_MAX 999\n\
 GID_MIN 1000\nGID_MAX 60000\nSYS_GID_MIN 100\nSYS_GID_MAX 999\nUSERGROUPS_ENAB yes\n";
 
 /// The tools Ignition runs to create users and groups (shadow-utils).
-const USER_TOOLS: &[&str] = &["useradd", "usermod", "groupadd"];
+pub(in crate::e2e) const USER_TOOLS: &[&str] = &["useradd", "usermod", "groupadd"];
 
 pub struct Parts<'a> {
     pub busybox: &'a Utf8Path,
@@ -87,7 +88,7 @@ pub fn build(parts: &Parts) -> Result<Vec<u8>> {
     a.file("usr/sbin/setfiles", 0o755, "#!/bin/sh\nexit 0\n");
     add_sysroot(&mut a);
 
-    let order = add_modules(&mut a, parts.modules_root, parts.module_version)?;
+    let order = add_modules(&mut a, parts.modules_root, parts.module_version, MODULES)?;
     a.file("etc/e2e/modules", 0o644, order.join("\n") + "\n");
 
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -119,7 +120,7 @@ fn add_sysroot(a: &mut Archive) {
 
 /// Copies a binary to `dest` and every shared library `ldd` names to the
 /// same absolute path it has on this machine (or in the Nix store).
-fn add_binary(a: &mut Archive, src: &Utf8Path, dest: &str) -> Result<()> {
+pub(in crate::e2e) fn add_binary(a: &mut Archive, src: &Utf8Path, dest: &str) -> Result<()> {
     let data = fs::read(src).with_context(|| format!("reading {src}"))?;
     a.file(dest, 0o755, data);
     for lib in shared_libs(src)? {
@@ -159,7 +160,7 @@ pub fn parse_ldd(text: &str) -> Vec<Utf8PathBuf> {
         .collect()
 }
 
-fn which(tool: &str) -> Result<Utf8PathBuf> {
+pub(in crate::e2e) fn which(tool: &str) -> Result<Utf8PathBuf> {
     let path = std::env::var("PATH").unwrap_or_default();
     let found = path
         .split(':')
@@ -171,7 +172,12 @@ fn which(tool: &str) -> Result<Utf8PathBuf> {
 
 /// Adds the modules in load order (decompressed: busybox insmod takes plain
 /// .ko files) and returns their file names in that order.
-fn add_modules(a: &mut Archive, root: &Utf8Path, version: &str) -> Result<Vec<String>> {
+pub(in crate::e2e) fn add_modules(
+    a: &mut Archive,
+    root: &Utf8Path,
+    version: &str,
+    modules: &[&str],
+) -> Result<Vec<String>> {
     let modules_dir = super::debian::modules_dir(root)?;
     if !modules_dir.join(version).join("modules.dep").is_file() {
         bail!(
@@ -181,7 +187,7 @@ fn add_modules(a: &mut Archive, root: &Utf8Path, version: &str) -> Result<Vec<St
     }
     let out = Command::new("modprobe")
         .args(["-d", root.as_str(), "-S", version, "--show-depends", "-a"])
-        .args(MODULES)
+        .args(modules)
         .output()
         .context("running modprobe --show-depends (Debian package kmod)")?;
     if !out.status.success() {

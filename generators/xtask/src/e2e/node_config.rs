@@ -410,3 +410,158 @@ mod tests {
         );
     }
 }
+
+/// The node's k3s download, as the served config has it after [`pin_k3s`].
+pub struct K3sMirror {
+    /// Request target the stand-in binary is served at.
+    pub target: String,
+    /// The sha256 now pinned (the stand-in's).
+    pub sha256: String,
+}
+
+/// Where k3s-fetch downloads from on a real node.
+const K3S_RELEASES: &str = "https://github.com/k3s-io/k3s/releases/download/";
+const K3S_FETCH: &str = "/opt/ephemeros/bin/k3s-fetch";
+
+/// Points the served config's k3s-fetch at the loopback mirror
+/// (`{base}k3s-mirror/…`) and pins `standin`'s sha256 in place of every
+/// sha256 in the script. The committed ignition.ign is not touched. Fails
+/// when the script no longer has the shape this relies on, so a change to
+/// k3s-fetch cannot silently test nothing.
+pub fn pin_k3s(config: &[u8], base: &str, standin: &[u8]) -> Result<(Vec<u8>, K3sMirror)> {
+    use sha2::Sha256;
+    let mut v: Value = serde_json::from_slice(config).context("served config: not JSON")?;
+    let files = v
+        .pointer_mut("/storage/files")
+        .and_then(Value::as_array_mut)
+        .context("served config has no storage.files")?;
+    let file = files
+        .iter_mut()
+        .find(|f| f.get("path").and_then(Value::as_str) == Some(K3S_FETCH))
+        .with_context(|| format!("served config has no {K3S_FETCH}"))?;
+    let contents = file
+        .get("contents")
+        .cloned()
+        .with_context(|| format!("{K3S_FETCH} has no contents"))?;
+    let script = contents_of(&contents)?;
+    let script = String::from_utf8(script).with_context(|| format!("{K3S_FETCH} is not UTF-8"))?;
+    let sha256 = hex(&Sha256::digest(standin));
+    let (pinned, replaced) = replace_sha256s(&script, &sha256);
+    if replaced == 0 {
+        bail!("{K3S_FETCH} pins no sha256 (64 hex digits) the stand-in could replace");
+    }
+    if !pinned.contains(K3S_RELEASES) {
+        bail!("{K3S_FETCH} does not download from {K3S_RELEASES}");
+    }
+    let pinned = pinned.replace(K3S_RELEASES, &format!("{base}k3s-mirror/"));
+    let version = pinned
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("version="))
+        .map(|v| v.trim_matches(['"', '\'']).to_owned())
+        .with_context(|| format!("{K3S_FETCH} has no version= line"))?;
+    let target = format!("/k3s-mirror/{}/k3s", version.replace('+', "%2B"));
+    let encoded = base64::engine::general_purpose::STANDARD.encode(pinned.as_bytes());
+    file["contents"] = serde_json::json!({ "source": format!("data:;base64,{encoded}") });
+    let config = serde_json::to_vec_pretty(&v).context("serialising the served config")?;
+    Ok((config, K3sMirror { target, sha256 }))
+}
+
+/// Decoded bytes of a `contents` resource with an inline source.
+fn contents_of(res: &Value) -> Result<Vec<u8>> {
+    let source = res
+        .get("source")
+        .and_then(Value::as_str)
+        .context("contents without a source")?;
+    let data = source
+        .strip_prefix("data:")
+        .context("k3s-fetch is not inline (data:) in the config")?;
+    let raw = decode_data_url(data)?;
+    match res.get("compression").and_then(Value::as_str) {
+        None | Some("") => Ok(raw),
+        Some("gzip") => {
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(raw.as_slice())
+                .read_to_end(&mut out)
+                .context("gunzipping k3s-fetch")?;
+            Ok(out)
+        }
+        Some(other) => bail!("unknown compression {other:?}"),
+    }
+}
+
+/// Replaces every run of exactly 64 hex digits; returns the text and count.
+fn replace_sha256s(text: &str, with: &str) -> (String, usize) {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let (mut i, mut n) = (0, 0);
+    while i < b.len() {
+        if b[i].is_ascii_hexdigit() && (i == 0 || !b[i - 1].is_ascii_alphanumeric()) {
+            let end = (i..b.len())
+                .find(|&j| !b[j].is_ascii_hexdigit())
+                .unwrap_or(b.len());
+            let bounded = end == b.len() || !b[end].is_ascii_alphanumeric();
+            if end - i == 64 && bounded {
+                out.push_str(with);
+                n += 1;
+                i = end;
+                continue;
+            }
+            out.push_str(&text[i..end]);
+            i = end;
+            continue;
+        }
+        let ch = text[i..].chars().next().unwrap_or(' ');
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    (out, n)
+}
+
+#[cfg(test)]
+mod k3s_tests {
+    use super::*;
+
+    #[test]
+    fn pins_the_standin_and_points_at_the_mirror() {
+        let script = "version=v1.2.3+k3s1\nsha256=d73847bcd3c5fccef0115b372e2f9a91f3032dc84bbf71518a4617565294d313\n\
+                      curl --url \"https://github.com/k3s-io/k3s/releases/download/${version/+/%2B}/k3s\"\n";
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, script.as_bytes()).unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+        let cfg = serde_json::json!({"ignition": {"version": "3.3.0"}, "storage": {"files": [
+            {"path": K3S_FETCH, "mode": 493, "contents": {"source": format!("data:;base64,{b64}"), "compression": "gzip"}}
+        ]}});
+        let (out, mirror) =
+            pin_k3s(cfg.to_string().as_bytes(), "http://10.0.2.2:9/", b"standin").unwrap();
+        assert_eq!(mirror.target, "/k3s-mirror/v1.2.3%2Bk3s1/k3s");
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        let got = contents_of(&v["storage"]["files"][0]["contents"]).unwrap();
+        let got = String::from_utf8(got).unwrap();
+        assert!(
+            got.contains(&format!("sha256={}\n", mirror.sha256)),
+            "{got}"
+        );
+        assert!(
+            got.contains("http://10.0.2.2:9/k3s-mirror/${version/+/%2B}/k3s"),
+            "{got}"
+        );
+        assert!(!got.contains("d73847bc"));
+    }
+
+    #[test]
+    fn a_script_without_a_hash_is_an_error() {
+        let cfg = serde_json::json!({"storage": {"files": [
+            {"path": K3S_FETCH, "contents": {"source": "data:,echo%20hi"}}]}});
+        assert!(pin_k3s(cfg.to_string().as_bytes(), "http://x/", b"s").is_err());
+    }
+
+    #[test]
+    fn only_whole_64_digit_runs_are_hashes() {
+        let h = "a".repeat(64);
+        let (out, n) = replace_sha256s(&format!("x={h} y={h}0 z=g{h}"), "H");
+        assert_eq!(
+            (out.as_str(), n),
+            (format!("x=H y={h}0 z=g{h}").as_str(), 1)
+        );
+    }
+}

@@ -77,6 +77,15 @@ impl Server {
         self.requests.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
+    /// Serves `body` at `target` from now on (other routes unchanged).
+    pub fn set_route(&self, target: &str, body: Arc<Vec<u8>>) {
+        if let Ok(mut r) = self.routes.lock() {
+            let mut next = (**r).clone();
+            next.insert(target.to_owned(), body);
+            *r = Arc::new(next);
+        }
+    }
+
     /// Serves `routes` from now on and forgets the requests so far (the
     /// next boot of the same stick, which names this port, starts clean).
     pub fn reset(&self, routes: BTreeMap<String, Arc<Vec<u8>>>) {

@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
-use super::scenario::{is_setting_var, Scenario, SSH_KEY};
+use super::scenario::{is_setting_var, Scenario};
 use crate::workspace_root;
 
 /// `cargo build -p ephemeros`; returns target/debug/ephemeros.
@@ -33,10 +33,11 @@ pub fn build(
     sc: &Scenario,
     ipxe_efi: &Utf8Path,
     dir: &Utf8Path,
+    name: &str,
 ) -> Result<Utf8PathBuf> {
-    let key = dir.join("id_e2e.pub");
-    std::fs::write(&key, format!("{SSH_KEY}\n")).with_context(|| format!("writing {key}"))?;
-    let img = dir.join("stick.img");
+    let key = dir.join(format!("{name}-key.pub"));
+    std::fs::write(&key, format!("{}\n", sc.ssh_key)).with_context(|| format!("writing {key}"))?;
+    let img = dir.join(format!("{name}.img"));
     let mut c = Command::new(ephemeros);
     for (name, _) in std::env::vars_os() {
         if name.to_str().is_some_and(is_setting_var) {

@@ -16,6 +16,9 @@ pub const MILESTONES: &[(&str, &str)] = &[
     ("/init", "E2E init-start"),
     ("secrets", "E2E secrets-mount"),
     ("Ignition done", "E2E ignition-files"),
+    ("udev in initrd", "E2E udev-done"),
+    ("switch root", "E2E switch-root"),
+    ("systemd", "Welcome to"),
     ("give up", "ephemeros: giving up"),
 ];
 

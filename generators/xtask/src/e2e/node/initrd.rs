@@ -1,0 +1,190 @@
+//! The per-run part of the stand-in's initrd, appended to the cached root
+//! archive (`sysroot.rs`): busybox and Debian's real Ignition, the NIC's
+//! modules, the test's CA certificates and host names in the new root, and
+//! the `/init` that does what Flatcar's initrd does for a PXE boot: network,
+//! Ignition `fetch` then `files` into `/sysroot`, switch to the new root and
+//! start systemd there.
+
+use std::io::Write;
+
+use anyhow::{Context, Result};
+use camino::Utf8Path;
+
+use crate::e2e::cpio::{Archive, Entry};
+use crate::e2e::init_script::UDHCPC_SCRIPT;
+use crate::e2e::initramfs::{add_binary, add_modules, which, LOGIN_DEFS, USER_TOOLS};
+
+/// Loaded by /init for Ignition's download (the rest udev loads later).
+const NET_MODULES: &[&str] = &["virtio_pci", "virtio_net"];
+
+pub struct Parts<'a> {
+    pub busybox: &'a Utf8Path,
+    pub ignition: &'a Utf8Path,
+    pub modules_root: &'a Utf8Path,
+    pub module_version: &'a str,
+    /// PEM certificates the node trusts besides Debian's CAs.
+    pub extra_cas: &'a [Vec<u8>],
+    /// `/etc/hosts` of the node: how it finds the outside world's names.
+    pub hosts: &'a str,
+}
+
+/// The gzip-compressed per-run archive.
+pub fn build(p: &Parts) -> Result<Vec<u8>> {
+    let mut a = Archive::new();
+    for d in ["proc", "sys", "dev", "run", "sysroot"] {
+        a.dir(d, 0o755);
+    }
+    a.dir("tmp", 0o1777);
+    a.insert(
+        "dev/console",
+        Entry::CharDev {
+            mode: 0o600,
+            major: 5,
+            minor: 1,
+        },
+    );
+    a.file("init", 0o755, INIT);
+    a.file("etc/e2e/udhcpc.script", 0o755, UDHCPC_SCRIPT);
+    add_binary(&mut a, p.busybox, "bin/busybox")?;
+    a.insert(
+        "bin/sh",
+        Entry::Symlink {
+            target: "busybox".into(),
+        },
+    );
+    add_binary(&mut a, p.ignition, "usr/bin/ignition")?;
+    for tool in USER_TOOLS {
+        let path = which(tool)?;
+        add_binary(&mut a, &path, &format!("usr/sbin/{tool}"))?;
+    }
+    let login_defs = std::fs::read("/etc/login.defs").unwrap_or_else(|_| LOGIN_DEFS.into());
+    a.file("etc/login.defs", 0o644, login_defs);
+    // Debian's Ignition relabels for SELinux; Flatcar's does not.
+    a.file("usr/sbin/setfiles", 0o755, "#!/bin/sh\nexit 0\n");
+    let order = add_modules(&mut a, p.modules_root, p.module_version, NET_MODULES)?;
+    a.file("etc/e2e/modules", 0o644, order.join("\n") + "\n");
+
+    a.file("sysroot/etc/hosts", 0o644, p.hosts);
+    for (i, pem) in p.extra_cas.iter().enumerate() {
+        // OpenSSL (and so curl and s_client) looks certificates up in
+        // /etc/ssl/certs by subject hash; any name works for the bundle
+        // update that never runs here, so the hash link is the file.
+        let hash = subject_hash(pem).context("hashing a test CA certificate")?;
+        a.file(
+            &format!("sysroot/etc/ssl/certs/{hash}.{i}"),
+            0o644,
+            pem.clone(),
+        );
+    }
+
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&a.to_bytes())
+        .context("compressing the initrd")?;
+    gz.finish().context("compressing the initrd")
+}
+
+/// `openssl x509 -subject_hash` of a PEM certificate.
+pub fn subject_hash(pem: &[u8]) -> Result<String> {
+    let mut child = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-subject_hash"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("running openssl")?;
+    child
+        .stdin
+        .take()
+        .context("openssl stdin")?
+        .write_all(pem)
+        .context("writing to openssl")?;
+    let out = child.wait_with_output().context("running openssl")?;
+    anyhow::ensure!(out.status.success(), "openssl x509 -subject_hash failed");
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// PID 1 of the initrd (busybox sh). Marker lines `E2E <key> <value>` on
+/// the console tell the harness how far it got.
+pub const INIT: &str = r#"#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
+exec </dev/console >/dev/console 2>&1
+dmesg -n 1
+
+mark() { echo "E2E $*"; }
+fail() { mark done fail; sync; poweroff -f; }
+
+mark init-start
+while read -r m; do
+    insmod "/lib/modules/$m" || mark insmod-failed "$m"
+done </etc/e2e/modules
+
+ip link set lo up
+ip link set eth0 up
+udhcpc -i eth0 -q -n -t 10 -T 1 -s /etc/e2e/udhcpc.script >/dev/null 2>&1 \
+    || { mark dhcp-failed; fail; }
+
+# Real Ignition, as Flatcar's initrd runs it: fetch reads
+# ignition.config.url from /proc/cmdline; files writes the new root.
+ignition -platform metal -stage fetch -log-to-stdout
+rc=$?
+mark ignition-fetch $rc
+[ $rc -eq 0 ] || fail
+ignition -platform metal -stage files -root /sysroot -log-to-stdout
+rc=$?
+mark ignition-files $rc
+[ $rc -eq 0 ] || fail
+
+# The initrd's lease goes; networkd in the new root makes its own.
+ip addr flush dev eth0
+ip link set eth0 down
+
+# Switch root: /sysroot becomes / (a bind mount of the initramfs' own
+# tmpfs; nothing is copied) with the API file systems moved along.
+mount --bind /sysroot /sysroot
+for d in dev proc sys run; do
+    mount --move "/$d" "/sysroot/$d" || { mark move-failed "$d"; fail; }
+done
+# udev runs in the initrd, as in Flatcar's: it loads the drivers (the
+# stick's USB storage among them) and leaves its database in /run, so the
+# new root's systemd knows /dev/disk/by-partlabel/secrets from its start.
+# It is the new root's udev, run from there before the switch (its tools
+# refuse to act in a chroot unless told to).
+export SYSTEMD_IGNORE_CHROOT=1
+chroot /sysroot /usr/lib/systemd/systemd-udevd --daemon --resolve-names=never \
+    || { mark udev-failed; fail; }
+chroot /sysroot udevadm trigger --type=subsystems --action=add
+chroot /sysroot udevadm trigger --type=devices --action=add
+chroot /sysroot udevadm settle --timeout=120 || mark udev-settle-timeout
+for i in $(seq 1 300); do
+    [ -e /sysroot/dev/disk/by-partlabel/secrets ] && break
+    sleep 0.1
+done
+mark udev-done "$(readlink /sysroot/dev/disk/by-partlabel/secrets)"
+chroot /sysroot udevadm control --exit
+cd /sysroot || fail
+mount --move . / || { mark switch-root-failed; fail; }
+mark switch-root
+exec chroot . /lib/systemd/systemd
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_parses() {
+        let out = std::process::Command::new("busybox")
+            .args(["sh", "-n", "-c", INIT])
+            .output()
+            .expect("busybox on PATH");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
