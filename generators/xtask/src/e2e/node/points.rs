@@ -663,15 +663,14 @@ pub fn network(c: &mut Checks, g: &Guest) -> Result<()> {
         file == "/usr/lib/systemd/network/yy-pxe.network",
         || format!("NETWORK_FILE={file:?}\n{state}"),
     );
+    // Issue #11: the "never take the hostname from DHCP" drop-in must sit
+    // on the file a PXE boot uses, not only on zz-default.network.
     let dropins = field("NETWORK_FILE_DROPINS");
-    eprintln!(
-        "  note  drop-ins applied to the NIC's network: {}",
-        if dropins.trim_matches('"').is_empty() {
-            "none (issue #11: the node config's UseHostname=false sits on zz-default.network)"
-                .to_owned()
-        } else {
-            dropins
-        }
+    let wanted = "/etc/systemd/network/yy-pxe.network.d/ephemeros-hostname.conf";
+    c.check(
+        "networkd applies the node config's hostname drop-in to yy-pxe.network",
+        dropins.contains(wanted),
+        || format!("NETWORK_FILE_DROPINS={dropins:?}"),
     );
     Ok(())
 }
