@@ -269,6 +269,19 @@ mod tests {
         }
     }
 
+    /// A run of `spec` as `--accel auto` makes it once the probe chose KVM.
+    fn run_auto(spec: &VmSpec, watch: Watch) -> VmRun {
+        run_vm(
+            spec,
+            &auto_chose_kvm(),
+            watch,
+            Some(Duration::from_secs(60)),
+            || false,
+            |_| {},
+        )
+        .unwrap()
+    }
+
     #[test]
     fn a_kvm_internal_error_falls_back_to_tcg_at_once() {
         let fake = FakeQemu::new("fallback-internal", "internal-error", "poweroff");
@@ -301,15 +314,7 @@ mod tests {
     #[test]
     fn a_silent_guest_under_kvm_falls_back_after_the_deadline() {
         let fake = FakeQemu::new("fallback-silent", "silent", "poweroff");
-        let run = run_vm(
-            &spec(&fake),
-            &auto_chose_kvm(),
-            QUICK,
-            Some(Duration::from_secs(60)),
-            || false,
-            |_| {},
-        )
-        .unwrap();
+        let run = run_auto(&spec(&fake), QUICK);
         assert_eq!(run.accel, Accel::Tcg);
         assert!(run.fell_back.unwrap().contains("printed nothing"));
     }
@@ -317,15 +322,7 @@ mod tests {
     #[test]
     fn qemu_dying_at_once_under_kvm_falls_back() {
         let fake = FakeQemu::new("fallback-abort", "abort", "poweroff");
-        let run = run_vm(
-            &spec(&fake),
-            &auto_chose_kvm(),
-            QUICK,
-            Some(Duration::from_secs(60)),
-            || false,
-            |_| {},
-        )
-        .unwrap();
+        let run = run_auto(&spec(&fake), QUICK);
         assert_eq!(run.accel, Accel::Tcg);
         assert!(run.fell_back.unwrap().contains("failed to set MSR"));
     }
@@ -388,15 +385,7 @@ mod tests {
         s.serial = Serial::Terminal {
             log: Some(console_log_in(&fake.dir)),
         };
-        let run = run_vm(
-            &s,
-            &auto_chose_kvm(),
-            QUICK,
-            Some(Duration::from_secs(60)),
-            || false,
-            |_| {},
-        )
-        .unwrap();
+        let run = run_auto(&s, QUICK);
         assert_eq!(run.accel, Accel::Tcg);
         assert!(fake.args().contains("stdio,id=con0,mux=on,logfile="));
         let log = std::fs::read_to_string(console_log_in(&fake.dir)).unwrap();

@@ -67,25 +67,7 @@ pub fn build(parts: &Parts) -> Result<Vec<u8>> {
     a.file("init", 0o755, init_script::INIT);
     a.file("etc/e2e/udhcpc.script", 0o755, init_script::UDHCPC_SCRIPT);
 
-    add_binary(&mut a, parts.busybox, "bin/busybox")?;
-    // Scripts' `#!/bin/sh` must work before /init installs the applets.
-    a.insert(
-        "bin/sh",
-        Entry::Symlink {
-            target: "busybox".into(),
-        },
-    );
-    add_binary(&mut a, parts.ignition, "usr/bin/ignition")?;
-    for tool in USER_TOOLS {
-        let path = which(tool)?;
-        add_binary(&mut a, &path, &format!("usr/sbin/{tool}"))?;
-    }
-    // useradd reads its UID/GID ranges here; a build sandbox has no /etc.
-    let login_defs = fs::read("/etc/login.defs").unwrap_or_else(|_| LOGIN_DEFS.into());
-    a.file("etc/login.defs", 0o644, login_defs);
-    // Debian builds Ignition with SELinux relabelling; Flatcar does not.
-    // A no-op setfiles plus SELINUX=disabled in the scratch root keep it quiet.
-    a.file("usr/sbin/setfiles", 0o755, "#!/bin/sh\nexit 0\n");
+    add_ignition(&mut a, parts.busybox, parts.ignition)?;
     add_sysroot(&mut a);
 
     let order = add_modules(&mut a, parts.modules_root, parts.module_version, MODULES)?;
@@ -95,6 +77,32 @@ pub fn build(parts: &Parts) -> Result<Vec<u8>> {
     gz.write_all(&a.to_bytes())
         .context("compressing the initramfs")?;
     gz.finish().context("compressing the initramfs")
+}
+
+/// busybox (as `/bin/sh` too), Debian's Ignition and what it needs to run:
+/// the user tools with their `/etc/login.defs`, and a no-op `setfiles`.
+/// Shared by both stand-in initrds.
+pub fn add_ignition(a: &mut Archive, busybox: &Utf8Path, ignition: &Utf8Path) -> Result<()> {
+    add_binary(a, busybox, "bin/busybox")?;
+    // Scripts' `#!/bin/sh` must work before /init installs the applets.
+    a.insert(
+        "bin/sh",
+        Entry::Symlink {
+            target: "busybox".into(),
+        },
+    );
+    add_binary(a, ignition, "usr/bin/ignition")?;
+    for tool in USER_TOOLS {
+        let path = which(tool)?;
+        add_binary(a, &path, &format!("usr/sbin/{tool}"))?;
+    }
+    // useradd reads its UID/GID ranges here; a build sandbox has no /etc.
+    let login_defs = fs::read("/etc/login.defs").unwrap_or_else(|_| LOGIN_DEFS.into());
+    a.file("etc/login.defs", 0o644, login_defs);
+    // Debian builds Ignition with SELinux relabelling; Flatcar does not.
+    // A no-op setfiles plus SELINUX=disabled in the scratch root keep it quiet.
+    a.file("usr/sbin/setfiles", 0o755, "#!/bin/sh\nexit 0\n");
+    Ok(())
 }
 
 /// The scratch root Ignition's `files` stage writes to: just enough of a

@@ -12,7 +12,7 @@ use camino::Utf8Path;
 
 use crate::e2e::cpio::{Archive, Entry};
 use crate::e2e::init_script::UDHCPC_SCRIPT;
-use crate::e2e::initramfs::{add_binary, add_modules, which, LOGIN_DEFS, USER_TOOLS};
+use crate::e2e::initramfs::{add_ignition, add_modules};
 
 /// Loaded by /init for Ignition's download (the rest udev loads later).
 const NET_MODULES: &[&str] = &["virtio_pci", "virtio_net"];
@@ -45,22 +45,7 @@ pub fn build(p: &Parts) -> Result<Vec<u8>> {
     );
     a.file("init", 0o755, INIT);
     a.file("etc/e2e/udhcpc.script", 0o755, UDHCPC_SCRIPT);
-    add_binary(&mut a, p.busybox, "bin/busybox")?;
-    a.insert(
-        "bin/sh",
-        Entry::Symlink {
-            target: "busybox".into(),
-        },
-    );
-    add_binary(&mut a, p.ignition, "usr/bin/ignition")?;
-    for tool in USER_TOOLS {
-        let path = which(tool)?;
-        add_binary(&mut a, &path, &format!("usr/sbin/{tool}"))?;
-    }
-    let login_defs = std::fs::read("/etc/login.defs").unwrap_or_else(|_| LOGIN_DEFS.into());
-    a.file("etc/login.defs", 0o644, login_defs);
-    // Debian's Ignition relabels for SELinux; Flatcar's does not.
-    a.file("usr/sbin/setfiles", 0o755, "#!/bin/sh\nexit 0\n");
+    add_ignition(&mut a, p.busybox, p.ignition)?;
     let order = add_modules(&mut a, p.modules_root, p.module_version, NET_MODULES)?;
     a.file("etc/e2e/modules", 0o644, order.join("\n") + "\n");
 

@@ -19,24 +19,14 @@ use sha2::{Digest, Sha256};
 use super::contract;
 use crate::e2e::cpio::{self, Header};
 
-/// Modules the running node needs beyond what is built in: the stick (USB
-/// storage behind xHCI), the NIC, the `secrets` FAT volume and its code
-/// pages, and the two k3s.service loads (overlay, br_netfilter).
-pub const MODULES: &[&str] = &[
-    "virtio_pci",
-    "virtio_net",
-    "xhci_pci",
-    "usb_storage",
-    "uas",
-    "sd_mod",
-    "vfat",
-    "nls_cp437",
-    "nls_ascii",
-    "nls_iso8859_1",
-    "nls_utf8",
-    "overlay",
-    "br_netfilter",
-];
+/// Modules the running node needs beyond what is built in: the initrd's
+/// (the stick behind xHCI, the NIC, the `secrets` FAT volume and its code
+/// pages) and the two k3s.service loads (overlay, br_netfilter).
+pub fn modules() -> Vec<&'static str> {
+    let mut m = crate::e2e::initramfs::MODULES.to_vec();
+    m.extend(["overlay", "br_netfilter"]);
+    m
+}
 
 const PREFIX: &str = "sysroot/";
 
@@ -91,7 +81,7 @@ fn cache_key(tarball: &Utf8Path, version: &str) -> Result<String> {
         h.update(text);
     }
     h.update(contract::MASKED.join(","));
-    h.update(MODULES.join(","));
+    h.update(modules().join(","));
     h.update(FORMAT_VERSION);
     Ok(crate::e2e::node_config::hex(&h.finalize())[..16].to_owned())
 }
@@ -115,7 +105,7 @@ fn stage_modules(
     fs::create_dir_all(&dest).with_context(|| format!("creating {dest}"))?;
     let out = Command::new("modprobe")
         .args(["-d", root.as_str(), "-S", version, "--show-depends", "-a"])
-        .args(MODULES)
+        .args(modules())
         .output()
         .context("running modprobe --show-depends (Debian package kmod)")?;
     if !out.status.success() {
