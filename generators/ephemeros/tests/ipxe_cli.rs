@@ -391,3 +391,45 @@ fn an_lts_stream_is_a_release() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("use --ignition-url"), "{err}");
 }
+
+/// `ipxe` and `build-stick` take the same hostnames (one rule,
+/// `ephemeros_node::Hostname`): what one refuses, the other refuses too.
+#[test]
+fn hostnames_follow_the_rule_build_stick_follows() {
+    let s = Scratch::new("hostnames");
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl me";
+    std::fs::write(s.0.join("k.pub"), format!("{key}\n")).unwrap();
+    for (name, why) in [
+        ("Node1", "lowercase"),
+        ("node1.", "trailing dot"),
+        ("node_1", "'_'"),
+    ] {
+        let ipxe = ephemeros(
+            &s.0,
+            &["--ssh-key", "k.pub", "--hostname", name],
+            &[("IGN_PATH", "https://x.example/i.ign")],
+        );
+        let stick = Command::new(env!("CARGO_BIN_EXE_ephemeros"))
+            .current_dir(&s.0)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .args(["build-stick", "--ignition-url", "https://x.example/i.ign"])
+            .args([
+                "--ssh-key",
+                "k.pub",
+                "--hostname",
+                name,
+                "never-written.img",
+            ])
+            .output()
+            .unwrap();
+        for (what, out) in [("ipxe", &ipxe), ("build-stick", &stick)] {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                !out.status.success() && err.contains(why),
+                "{what} --hostname {name:?}: {err}"
+            );
+        }
+        assert!(!s.0.join("never-written.img").exists());
+    }
+}

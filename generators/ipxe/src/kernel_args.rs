@@ -231,40 +231,12 @@ pub fn has_userinfo(url: &str) -> bool {
     })
 }
 
-/// A hostname as systemd and the kernel accept it: dot-separated labels of
-/// letters, digits and `-`, at most 64 bytes (the kernel's HOST_NAME_MAX).
+/// A node hostname ([`ephemeros_node::Hostname`]'s one rule, the same
+/// `build-stick` applies).
 pub fn validate_hostname(hostname: &str) -> Result<(), Error> {
-    let problem = if hostname.is_empty() {
-        Some("is empty".to_string())
-    } else if hostname.len() > 64 {
-        Some(format!(
-            "is {} bytes long; at most 64 are allowed",
-            hostname.len()
-        ))
-    } else {
-        hostname.split('.').find_map(|label| {
-            if label.is_empty() {
-                Some(
-                    "has an empty label (two dots in a row, or a leading/trailing dot)".to_string(),
-                )
-            } else if let Some(c) = label
-                .chars()
-                .find(|c| !c.is_ascii_alphanumeric() && *c != '-')
-            {
-                Some(format!(
-                    "contains {c:?}; only letters, digits, '-' and '.' are allowed"
-                ))
-            } else if label.starts_with('-') || label.ends_with('-') {
-                Some("has a label that starts or ends with '-'".to_string())
-            } else {
-                None
-            }
-        })
-    };
-    match problem {
-        Some(problem) => Err(Error::invalid(HOSTNAME, hostname, problem)),
-        None => Ok(()),
-    }
+    ephemeros_node::Hostname::parse(hostname)
+        .map(drop)
+        .map_err(|why| Error::invalid(HOSTNAME, hostname, why.to_string()))
 }
 
 /// `sshkey="<key>"`: the key is quoted so that Linux keeps its spaces.
@@ -296,21 +268,14 @@ fn ssh_key_arg(key: &str) -> Result<String, Error> {
              (authorized_keys options such as command=\"…\" cannot be passed)",
         ));
     }
-    let fields: Vec<&str> = key.split_ascii_whitespace().collect();
-    let looks_like_key = fields.len() >= 2
-        && ["ssh-", "ecdsa-", "sk-"]
-            .iter()
-            .any(|p| fields[0].starts_with(p))
-        && fields[1]
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='));
-    if !looks_like_key {
+    if ephemeros_node::SshKey::parse_line(key).is_none() {
         return Err(Error::invalid(
             SSH_KEY,
             key,
-            "is not an OpenSSH public key line (expected e.g. `ssh-ed25519 AAAA… comment`)",
+            ephemeros_node::SshKeyError::NotAKeyLine(1).to_string(),
         ));
     }
+    let fields: Vec<&str> = key.split_ascii_whitespace().collect();
     let normalised = fields.join(" ");
     check_ipxe_words(SSH_KEY, key, &normalised)?;
     Ok(format!("sshkey=\"{normalised}\""))

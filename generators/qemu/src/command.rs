@@ -234,18 +234,10 @@ pub(crate) fn opt_with_path(prefix: &str, path: &Path) -> OsString {
     OsString::from_vec(bytes)
 }
 
-/// Single-quotes a word unless it is made only of characters no shell treats
-/// specially.
+/// One word for sh ([`ephemeros_node::shell::quote`]; a name that is not
+/// UTF-8 is shown lossily, as it is only printed).
 fn shell_quote(word: &OsStr) -> String {
-    let w = word.to_string_lossy();
-    let plain = !w.is_empty()
-        && w.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@+%".contains(&b));
-    if plain {
-        w.into_owned()
-    } else {
-        format!("'{}'", w.replace('\'', r"'\''"))
-    }
+    ephemeros_node::shell::quote(&word.to_string_lossy())
 }
 
 #[cfg(test)]

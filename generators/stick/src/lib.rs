@@ -23,7 +23,6 @@ pub mod manifest;
 pub mod node_password;
 pub mod reproduce;
 pub mod secrets;
-pub mod shell;
 pub mod slice;
 pub mod sparse;
 pub mod target;

@@ -5,25 +5,11 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::error::{Error, Result};
 
-/// A node hostname: RFC 1123 labels (letters, digits, `-`, not at either
-/// end of a label, 1–63 characters), dot-separated, at most 64 characters
-/// (Linux's HOST_NAME_MAX), and lowercase, because the hostname becomes the
-/// Kubernetes node name, which must be a lowercase RFC 1123 name.
+/// A node hostname ([`ephemeros_node::Hostname`]'s one rule).
 pub fn node_hostname(name: &str, value: &str) -> Result<()> {
-    if value.len() > 64 {
-        return Err(Error::invalid(
-            name,
-            format!("`{value}` is longer than 64 characters"),
-        ));
-    }
-    if value.chars().any(|c| c.is_ascii_uppercase()) {
-        return Err(Error::invalid(
-            name,
-            format!("`{value}` has uppercase letters; Kubernetes node names must be lowercase"),
-        ));
-    }
-    dns_name(value)
-        .map_err(|why| Error::invalid(name, format!("`{value}` is not a valid hostname: {why}")))
+    ephemeros_node::Hostname::parse(value)
+        .map(drop)
+        .map_err(|why| Error::invalid(name, format!("`{value}` {why}")))
 }
 
 /// An RFC 1123 host name (any case), or the reason it is not one.
@@ -188,52 +174,17 @@ pub fn curl_url(name: &str, value: &str, schemes: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// OpenSSH public key lines for `authorized_keys`: each non-empty,
-/// non-comment line must hold a key type and key data. A private key is
-/// refused outright so it can never end up on the stick.
+/// OpenSSH public key lines for `authorized_keys` ([`ephemeros_node::SshKey`]'s
+/// one rule); errors name `source`, and `source:line` for a bad line.
 pub fn ssh_public_keys(source: &str, text: &str) -> Result<Vec<String>> {
-    const TYPES: [&str; 8] = [
-        "ssh-ed25519",
-        "ssh-rsa",
-        "ecdsa-sha2-nistp256",
-        "ecdsa-sha2-nistp384",
-        "ecdsa-sha2-nistp521",
-        "sk-ssh-ed25519@openssh.com",
-        "sk-ecdsa-sha2-nistp256@openssh.com",
-        "ssh-dss",
-    ];
-    if text.contains("PRIVATE KEY") {
-        return Err(Error::invalid(
-            source,
-            "this is a PRIVATE key; give the public key (the .pub file)",
-        ));
-    }
-    let mut keys = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
+    use ephemeros_node::{SshKey, SshKeyError};
+    match SshKey::parse_all(text) {
+        Ok(keys) => Ok(keys.into_iter().map(|k| k.as_str().to_owned()).collect()),
+        Err(e @ SshKeyError::NotAKeyLine(line)) => {
+            Err(Error::invalid(&format!("{source}:{line}"), e.to_string()))
         }
-        let mut words = line.split_whitespace();
-        let ok = words.any(|w| TYPES.contains(&w))
-            && words.next().is_some_and(|data| {
-                data.len() > 16
-                    && data
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b))
-            });
-        if !ok {
-            return Err(Error::invalid(
-                &format!("{source}:{}", i + 1),
-                "not an OpenSSH public key line (expected e.g. `ssh-ed25519 AAAA… comment`)",
-            ));
-        }
-        keys.push(line.to_owned());
+        Err(e) => Err(Error::invalid(source, e.to_string())),
     }
-    if keys.is_empty() {
-        return Err(Error::invalid(source, "holds no public key"));
-    }
-    Ok(keys)
 }
 
 #[cfg(test)]
@@ -258,10 +209,11 @@ mod tests {
         for (bad, why) in [
             ("", "empty"),
             ("-node", "starts or ends"),
-            ("node_1", "`_`"),
+            ("node_1", "'_'"),
             ("Node1", "lowercase"),
+            ("node1.", "trailing dot"),
             ("a..b", "empty label"),
-            ("n\u{e9}", "not allowed"),
+            ("n\u{e9}", "only letters"),
             (&"a".repeat(65), "64"),
         ] {
             let e = node_hostname("NODE_HOSTNAME", bad).unwrap_err().to_string();

@@ -7,6 +7,7 @@ mod ci;
 mod e2e;
 mod fetch;
 mod nix_sandbox;
+mod node_model;
 mod standin;
 
 use anyhow::Result;

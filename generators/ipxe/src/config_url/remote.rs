@@ -182,23 +182,9 @@ fn split_port(host_port: &str) -> Result<(&str, Option<u16>), ParseRemoteError> 
 }
 
 fn percent_decode(segment: &str) -> Result<String, ParseRemoteError> {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = segment
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| ParseRemoteError(format!("bad percent escape in {segment:?}")))?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out)
+    let bytes = ephemeros_node::percent::decode(segment)
+        .map_err(|_| ParseRemoteError(format!("bad percent escape in {segment:?}")))?;
+    String::from_utf8(bytes)
         .map_err(|_| ParseRemoteError(format!("{segment:?} is not UTF-8 once decoded")))
 }
 

@@ -132,11 +132,11 @@ fn key_with_spaces_and_url_with_query_reach_the_kernel_intact() {
 #[test]
 fn whitespace_runs_in_the_key_are_normalised_like_ipxe_would() {
     let mut s = settings();
-    s.ssh_key = Some("  ssh-rsa\tAAAAB3NzaC1yc2E=   bob@host  \n".into());
+    s.ssh_key = Some("  ssh-rsa\tAAAAB3NzaC1yc2EAAAADAQAB   bob@host  \n".into());
     let args = kernel_args(&s).unwrap();
     assert_eq!(
         args.last().unwrap(),
-        "sshkey=\"ssh-rsa AAAAB3NzaC1yc2E= bob@host\""
+        "sshkey=\"ssh-rsa AAAAB3NzaC1yc2EAAAADAQAB bob@host\""
     );
 }
 
@@ -145,21 +145,33 @@ fn unsafe_ssh_keys_are_rejected_naming_the_setting() {
     let cases = [
         (format!("{KEY}\n{KEY}"), "more than one line"),
         (
-            "command=\"x\" ssh-ed25519 AAAA k".to_string(),
+            "command=\"x\" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA k".to_string(),
             "double quote",
         ),
-        ("ssh-ed25519 AAAA a\"b".to_string(), "double quote"),
-        ("ssh-ed25519 AAAA #laptop".to_string(), "beginning with '#'"),
         (
-            "ssh-ed25519 AAAA me || reboot".to_string(),
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA a\"b".to_string(),
+            "double quote",
+        ),
+        (
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA #laptop".to_string(),
+            "beginning with '#'",
+        ),
+        (
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA me || reboot".to_string(),
             "end of the command",
         ),
-        ("ssh-ed25519 AAAA ${user}".to_string(), "${"),
         (
-            "ssh-ed25519 AAAA J\u{fc}rgen".to_string(),
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA ${user}".to_string(),
+            "${",
+        ),
+        (
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA J\u{fc}rgen".to_string(),
             "printable ASCII",
         ),
-        ("ssh-ed25519 AAAA a\u{7}b".to_string(), "printable ASCII"),
+        (
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA a\u{7}b".to_string(),
+            "printable ASCII",
+        ),
         ("not a key".to_string(), "not an OpenSSH public key"),
         ("ssh-ed25519".to_string(), "not an OpenSSH public key"),
     ];
@@ -175,7 +187,7 @@ fn unsafe_ssh_keys_are_rejected_naming_the_setting() {
 #[test]
 fn a_dollar_brace_without_closing_brace_is_literal_in_ipxe_and_allowed() {
     let mut s = settings();
-    s.ssh_key = Some("ssh-ed25519 AAAA price${5".into());
+    s.ssh_key = Some("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA price${5".into());
     kernel_args(&s).unwrap();
 }
 

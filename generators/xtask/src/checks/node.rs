@@ -10,7 +10,6 @@
 //!
 //! Every step runs; all failures are reported together.
 
-mod config;
 mod logexport;
 mod network;
 mod sandbox;
@@ -21,7 +20,7 @@ use anyhow::{bail, Context, Result};
 use camino::Utf8Path;
 use xshell::{cmd, Shell};
 
-use config::NodeConfig;
+use crate::node_model::NodeConfig;
 
 const VALIDATOR: &str = "/usr/bin/ignition-validate";
 const REGENERATE: &str = "cargo run -q -p ephemeros -- ignite ignition.yml -p -o ignition.ign";

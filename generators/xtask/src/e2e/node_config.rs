@@ -10,12 +10,13 @@
 //! verifies what it downloads. Inline `data:` sources are served unchanged.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 
 use anyhow::{bail, Context, Result};
 use base64::Engine;
 use serde_json::Value;
 use sha2::{Digest, Sha512};
+
+use crate::node_model::NodeConfig;
 
 /// The served config and the blobs its rewritten sources point at.
 pub struct Served {
@@ -92,216 +93,71 @@ pub enum Expect {
 }
 
 /// Expected entries (path relative to the root, no leading `/`) for the
-/// served config; `blobs` resolves the rewritten remote sources.
+/// served config, from the one model of what a config puts on a node
+/// ([`crate::node_model`]); `blobs` resolves the rewritten remote sources.
 pub fn expectations(served: &Served, base: &str) -> Result<Vec<(String, Expect)>> {
-    let v: Value = serde_json::from_slice(&served.config)?;
-    let mut out = Vec::new();
-    let fetch = |c: &Value| -> Result<Vec<u8>> { contents(c, base, &served.blobs) };
-    for f in array(&v, &["storage", "files"]) {
-        let path = rel(str_field(f, "path")?);
-        let mut data = match f.get("contents") {
-            Some(c) => fetch(c)?,
-            None => Vec::new(),
+    let json = std::str::from_utf8(&served.config).context("the served config is not UTF-8")?;
+    let model = NodeConfig::parse_with(json, |source| {
+        let Some(n) = source.strip_prefix(base) else {
+            bail!("source {source} is neither inline nor served by the harness");
         };
-        for a in f
-            .get("append")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            data.extend(fetch(a)?);
+        served
+            .blobs
+            .get(&format!("/{n}"))
+            .cloned()
+            .with_context(|| format!("no stand-in blob for {source}"))
+    })?;
+    let file = |mode: u32, data: &[u8]| Expect::File {
+        mode,
+        sha512: hex(&Sha512::digest(data)),
+    };
+    let mut out = Vec::new();
+    for f in &model.files {
+        out.push((rel(&f.path), file(f.mode, &f.data)));
+    }
+    for (path, mode) in &model.directories {
+        out.push((rel(path), Expect::Dir { mode: *mode }));
+    }
+    for l in model.links.iter().filter(|l| !l.hard) {
+        let target = l.target.clone();
+        out.push((rel(&l.path), Expect::Link { target }));
+    }
+    let preset = "etc/systemd/system-preset/20-ignition.preset";
+    for u in &model.units {
+        let unit_path = format!("etc/systemd/system/{}", u.name);
+        if u.mask {
+            let target = "/dev/null".to_owned();
+            out.push((unit_path.clone(), Expect::Link { target }));
+        } else if let Some(c) = &u.contents {
+            out.push((unit_path.clone(), file(0o644, c.as_bytes())));
         }
-        let mode = mode(f, 0o644);
-        out.push((
-            path,
-            Expect::File {
-                mode,
-                sha512: hex(&Sha512::digest(&data)),
-            },
-        ));
-    }
-    for d in array(&v, &["storage", "directories"]) {
-        out.push((
-            rel(str_field(d, "path")?),
-            Expect::Dir {
-                mode: mode(d, 0o755),
-            },
-        ));
-    }
-    for l in array(&v, &["storage", "links"]) {
-        if l.get("hard").and_then(Value::as_bool) == Some(true) {
-            continue;
-        }
-        out.push((
-            rel(str_field(l, "path")?),
-            Expect::Link {
-                target: str_field(l, "target")?.to_owned(),
-            },
-        ));
-    }
-    let preset = "etc/systemd/system-preset/20-ignition.preset".to_owned();
-    for u in array(&v, &["systemd", "units"]) {
-        let name = str_field(u, "name")?;
-        let unit_path = format!("etc/systemd/system/{name}");
-        if u.get("mask").and_then(Value::as_bool) == Some(true) {
+        for (name, contents) in &u.dropins {
             out.push((
-                unit_path.clone(),
-                Expect::Link {
-                    target: "/dev/null".into(),
-                },
-            ));
-        } else if let Some(c) = u.get("contents").and_then(Value::as_str) {
-            out.push((
-                unit_path.clone(),
-                Expect::File {
-                    mode: 0o644,
-                    sha512: hex(&Sha512::digest(c.as_bytes())),
-                },
+                format!("{unit_path}.d/{name}"),
+                file(0o644, contents.as_bytes()),
             ));
         }
-        for d in u
-            .get("dropins")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let dname = str_field(d, "name")?;
-            let c = d.get("contents").and_then(Value::as_str).unwrap_or("");
-            out.push((
-                format!("{unit_path}.d/{dname}"),
-                Expect::File {
-                    mode: 0o644,
-                    sha512: hex(&Sha512::digest(c.as_bytes())),
-                },
-            ));
-        }
-        match u.get("enabled").and_then(Value::as_bool) {
-            Some(true) => out.push((
-                preset.clone(),
-                Expect::Contains {
-                    line: format!("enable {name}"),
-                },
-            )),
-            Some(false) => out.push((
-                preset.clone(),
-                Expect::Contains {
-                    line: format!("disable {name}"),
-                },
-            )),
-            None => {}
+        if let Some(enabled) = u.enabled {
+            let verb = if enabled { "enable" } else { "disable" };
+            let line = format!("{verb} {}", u.name);
+            out.push((preset.to_owned(), Expect::Contains { line }));
         }
     }
-    for user in array(&v, &["passwd", "users"]) {
-        let name = str_field(user, "name")?;
-        let home = user
-            .get("homeDir")
-            .and_then(Value::as_str)
-            .map(rel)
-            .unwrap_or_else(|| format!("home/{name}"));
-        for key in user
-            .get("sshAuthorizedKeys")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let key = key
-                .as_str()
-                .context("sshAuthorizedKeys entry is not a string")?;
-            // Ignition writes a fragment that Flatcar's update-ssh-keys merges.
+    for user in &model.users {
+        // Ignition writes a fragment that Flatcar's update-ssh-keys merges.
+        for key in &user.ssh_keys {
+            let line = key.clone();
             out.push((
-                format!("{home}/.ssh/authorized_keys.d/ignition"),
-                Expect::Contains {
-                    line: key.to_owned(),
-                },
+                format!("{}/.ssh/authorized_keys.d/ignition", user.home),
+                Expect::Contains { line },
             ));
         }
     }
     Ok(out)
-}
-
-fn array<'a>(v: &'a Value, path: &[&str]) -> impl Iterator<Item = &'a Value> {
-    let mut cur = Some(v);
-    for p in path {
-        cur = cur.and_then(|c| c.get(p));
-    }
-    cur.and_then(Value::as_array).into_iter().flatten()
-}
-
-fn str_field<'a>(v: &'a Value, key: &str) -> Result<&'a str> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .with_context(|| format!("config entry without a string {key:?}: {v}"))
-}
-
-fn mode(v: &Value, default: u32) -> u32 {
-    v.get("mode")
-        .and_then(Value::as_u64)
-        .map(|m| m as u32 & 0o7777)
-        .unwrap_or(default)
 }
 
 fn rel(path: &str) -> String {
     path.trim_start_matches('/').to_owned()
-}
-
-/// The bytes a `contents`/`append` resource yields.
-fn contents(res: &Value, base: &str, blobs: &BTreeMap<String, Vec<u8>>) -> Result<Vec<u8>> {
-    let Some(source) = res.get("source").and_then(Value::as_str) else {
-        return Ok(Vec::new());
-    };
-    let raw = if let Some(data) = source.strip_prefix("data:") {
-        decode_data_url(data).with_context(|| format!("decoding {source:.60}"))?
-    } else if let Some(n) = source.strip_prefix(base) {
-        blobs
-            .get(&format!("/{n}"))
-            .cloned()
-            .with_context(|| format!("no stand-in blob for {source}"))?
-    } else {
-        bail!("source {source} is neither inline nor served by the harness");
-    };
-    match res.get("compression").and_then(Value::as_str) {
-        None | Some("") => Ok(raw),
-        Some("gzip") => {
-            let mut out = Vec::new();
-            flate2::read::GzDecoder::new(raw.as_slice())
-                .read_to_end(&mut out)
-                .context("gunzipping inline contents")?;
-            Ok(out)
-        }
-        Some(other) => bail!("unknown compression {other:?}"),
-    }
-}
-
-/// RFC 2397 body after `data:`: `[mediatype][;base64],payload`.
-pub fn decode_data_url(rest: &str) -> Result<Vec<u8>> {
-    let (meta, payload) = rest.split_once(',').context("data URL without a comma")?;
-    if meta.ends_with(";base64") {
-        base64::engine::general_purpose::STANDARD
-            .decode(percent_decode(payload)?)
-            .context("bad base64 in data URL")
-    } else {
-        percent_decode(payload)
-    }
-}
-
-fn percent_decode(s: &str) -> Result<Vec<u8>> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hexpair = s.get(i + 1..i + 3).context("truncated %-escape")?;
-            out.push(
-                u8::from_str_radix(hexpair, 16)
-                    .with_context(|| format!("bad %-escape %{hexpair}"))?,
-            );
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    Ok(out)
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -468,25 +324,9 @@ pub fn pin_k3s(config: &[u8], base: &str, standin: &[u8]) -> Result<(Vec<u8>, K3
 
 /// Decoded bytes of a `contents` resource with an inline source.
 fn contents_of(res: &Value) -> Result<Vec<u8>> {
-    let source = res
-        .get("source")
-        .and_then(Value::as_str)
-        .context("contents without a source")?;
-    let data = source
-        .strip_prefix("data:")
-        .context("k3s-fetch is not inline (data:) in the config")?;
-    let raw = decode_data_url(data)?;
-    match res.get("compression").and_then(Value::as_str) {
-        None | Some("") => Ok(raw),
-        Some("gzip") => {
-            let mut out = Vec::new();
-            flate2::read::GzDecoder::new(raw.as_slice())
-                .read_to_end(&mut out)
-                .context("gunzipping k3s-fetch")?;
-            Ok(out)
-        }
-        Some(other) => bail!("unknown compression {other:?}"),
-    }
+    crate::node_model::resource(res, &|_: &str| {
+        bail!("k3s-fetch is not inline (data:) in the config")
+    })
 }
 
 /// Replaces every run of exactly 64 hex digits; returns the text and count.

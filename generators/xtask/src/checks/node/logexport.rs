@@ -17,8 +17,8 @@ use std::time::Duration;
 use anyhow::{bail, ensure, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
-use super::config::NodeConfig;
 use super::sandbox::{wait_until, Proc, Sandbox};
+use crate::node_model::NodeConfig;
 
 const SCRIPT: &str = "/opt/ephemeros/bin/logexport";
 const WAIT: Duration = Duration::from_secs(20);

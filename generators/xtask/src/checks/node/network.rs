@@ -15,7 +15,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use super::config::NodeConfig;
+use crate::node_model::NodeConfig;
 
 const DIR: &str = "/etc/systemd/network/";
 /// Flatcar's DHCP networks, in the order networkd tries them.

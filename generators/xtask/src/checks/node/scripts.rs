@@ -8,9 +8,9 @@ use std::time::Duration;
 use anyhow::{bail, ensure, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
-use super::config::NodeConfig;
 use super::sandbox::Sandbox;
 use crate::checks::which;
+use crate::node_model::NodeConfig;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -22,7 +22,7 @@ pub fn shellcheck(config: &NodeConfig, root: &Utf8Path) -> Result<usize> {
         let path = root.join(script.path.trim_start_matches('/'));
         let mut shellcheck = Command::new("shellcheck");
         shellcheck.args(["--color=never", "--external-sources"]);
-        if !super::config::is_shell_script(&script.data) {
+        if !crate::node_model::is_shell_script(&script.data) {
             // Sourced by a POSIX shell; no shebang to tell shellcheck.
             shellcheck.arg("--shell=sh");
         }

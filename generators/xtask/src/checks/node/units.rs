@@ -13,7 +13,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
-use super::config::{NodeConfig, Unit};
+use crate::node_model::{NodeConfig, Unit};
 
 /// Programs of the Flatcar image that the units call by absolute path
 /// (packages of Flatcar's `coreos-base/coreos` image: coreutils, kmod,
@@ -278,6 +278,8 @@ mod tests {
             name: name.into(),
             contents: Some(text.into()),
             dropins: vec![],
+            enabled: None,
+            mask: false,
         };
         rule_violations(&u, name, text)
     }

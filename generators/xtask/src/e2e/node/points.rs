@@ -362,7 +362,10 @@ pub fn files(c: &mut Checks, g: &Guest, expected: &[(String, Expect)]) -> Result
          elif [ -f \"$p\" ]; then echo \"E2E entry file $(stat -c '%a %u %g' \"$p\") $(sha512sum <\"$p\" | cut -d' ' -f1) $p\"\n\
          echo \"E2E content $(base64 -w0 \"$p\") $p\"; fi\ndone\n",
     );
-    let out = g.out(&format!("sudo bash -c {}", shell_quote(&script)))?;
+    let out = g.out(&format!(
+        "sudo bash -c {}",
+        ephemeros_node::shell::quote(&script)
+    ))?;
     let m = Markers::parse(&out)?;
     for (path, want) in expected {
         let got = m.entries.get(path);
@@ -385,10 +388,6 @@ pub fn files(c: &mut Checks, g: &Guest, expected: &[(String, Expect)]) -> Result
         );
     }
     Ok(())
-}
-
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// Point 7: A unit skipped because its file on the stick is absent: condition
