@@ -12,17 +12,20 @@ pub mod decode;
 pub mod diag;
 pub mod ignition;
 pub mod json;
+pub mod path;
 pub mod render;
 pub mod schema;
 pub mod served;
 pub mod snippet;
+pub mod span;
 pub mod translate;
 pub mod validate;
 pub mod yaml;
 
 use std::path::PathBuf;
 
-pub use diag::{Diagnostic, Path, Report, Severity};
+pub use diag::{Diagnostic, Report, Severity};
+pub use path::Path;
 pub use render::{render, Format};
 pub use schema::Version;
 pub use yaml::reader::source_text;
@@ -70,13 +73,13 @@ pub fn translate(source: &[u8], options: &Options) -> Result<Translated, Error> 
         Ok(t) => t,
         Err(e) => {
             // The span covers the one offending character.
-            let end = yaml::Pos {
+            let end = span::Pos {
                 col: e.pos.col + 1,
                 offset: e.pos.offset + 1,
                 ..e.pos
             };
             report.error_at(
-                yaml::Span { start: e.pos, end },
+                span::Span { start: e.pos, end },
                 format!("yaml: {}", e.message),
             );
             return Err(Error::InvalidSource(report));
@@ -86,7 +89,7 @@ pub fn translate(source: &[u8], options: &Options) -> Result<Translated, Error> 
         Ok(loaded) => {
             for e in loaded.errors {
                 report.error_at(
-                    yaml::Span {
+                    span::Span {
                         start: e.pos,
                         end: e.pos,
                     },
@@ -97,7 +100,7 @@ pub fn translate(source: &[u8], options: &Options) -> Result<Translated, Error> 
         }
         Err(e) => {
             report.error_at(
-                yaml::Span {
+                span::Span {
                     start: e.pos,
                     end: e.pos,
                 },
@@ -107,16 +110,18 @@ pub fn translate(source: &[u8], options: &Options) -> Result<Translated, Error> 
         }
     };
     let result = run(root.as_ref(), context.as_ref(), options, &mut report);
-    report.locate(root.as_ref());
+    if let Some(root) = &root {
+        report.locate(|path| root.span_at(path));
+    }
     // Document-level problems (no variant in an empty file) point at 1:1.
     for d in &mut report.entries {
-        d.span.get_or_insert(yaml::Span {
-            start: yaml::Pos {
+        d.span.get_or_insert(span::Span {
+            start: span::Pos {
                 line: 1,
                 col: 1,
                 offset: 0,
             },
-            end: yaml::Pos {
+            end: span::Pos {
                 line: 1,
                 col: 1,
                 offset: 0,

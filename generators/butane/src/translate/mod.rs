@@ -9,8 +9,9 @@ mod tree;
 
 use std::path::PathBuf;
 
-use crate::diag::{Path, Report};
+use crate::diag::Report;
 use crate::ignition as ign;
+use crate::path::Path;
 use crate::schema::{self as bu, Version};
 
 #[derive(Clone, Debug, Default)]

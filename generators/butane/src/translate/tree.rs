@@ -7,8 +7,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path as FsPath;
 
 use super::{dataurl, local, Origins, Translator};
-use crate::diag::Path;
 use crate::ignition as ign;
+use crate::path::Path;
 use crate::schema as bu;
 
 const NODE_EXISTS: &str = "matching filesystem node has existing contents or different type";

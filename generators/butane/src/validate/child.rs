@@ -2,8 +2,9 @@
 //! Ignition JSON themselves; Butane validates them when they declare the
 //! target spec version, and warns and skips them otherwise.
 
-use crate::diag::{Path, Report, Severity};
+use crate::diag::{Report, Severity};
 use crate::ignition as ign;
+use crate::path::Path;
 use crate::schema::Version;
 use crate::translate::Origins;
 

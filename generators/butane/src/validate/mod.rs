@@ -14,8 +14,9 @@ pub mod url;
 
 pub use output::output;
 
-use crate::diag::{Path, Report};
+use crate::diag::Report;
 use crate::ignition as ign;
+use crate::path::{Path, Seg};
 use crate::schema::{self as bu, Version};
 use crate::translate::Origins;
 use crate::yaml::{Kind, Node};
@@ -47,11 +48,8 @@ pub fn variant_and_version(root: Option<&Node>, report: &mut Report) -> Option<V
         return None;
     };
     let text = |key: &str| -> Option<String> {
-        match root
-            .child(&crate::diag::Seg::Key(key.into()))
-            .map(|n| &n.kind)
-        {
-            Some(Kind::Scalar(s)) if !root.child(&crate::diag::Seg::Key(key.into()))?.is_null() => {
+        match root.child(&Seg::Key(key.into())).map(|n| &n.kind) {
+            Some(Kind::Scalar(s)) if !root.child(&Seg::Key(key.into()))?.is_null() => {
                 Some(s.value.clone())
             }
             _ => None,

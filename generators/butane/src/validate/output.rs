@@ -4,8 +4,9 @@
 use std::collections::HashSet;
 
 use super::{paths, url};
-use crate::diag::{Path, Report};
+use crate::diag::Report;
 use crate::ignition as ign;
+use crate::path::Path;
 use crate::schema::Version;
 use crate::translate::Origins;
 

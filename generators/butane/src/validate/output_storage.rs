@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use super::output::V;
 use super::{paths, unit};
-use crate::diag::Path;
 use crate::ignition as ign;
+use crate::path::Path;
 use crate::translate::Origins;
 
 impl V<'_> {

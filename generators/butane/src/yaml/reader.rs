@@ -12,7 +12,7 @@
 
 use std::borrow::Cow;
 
-use super::Pos;
+use crate::span::Pos;
 
 /// Why and where the stream was refused; `message` is go-yaml's wording
 /// (butane prints it after `yaml: `).
