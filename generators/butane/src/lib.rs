@@ -12,10 +12,10 @@ pub mod decode;
 pub mod diag;
 pub mod ignition;
 pub mod json;
+pub mod origin;
 pub mod path;
 pub mod render;
 pub mod schema;
-pub mod served;
 pub mod snippet;
 pub mod span;
 pub mod translate;
@@ -25,6 +25,7 @@ pub mod yaml;
 use std::path::PathBuf;
 
 pub use diag::{Diagnostic, Report, Severity};
+pub use ignition::served;
 pub use path::Path;
 pub use render::{render, Format};
 pub use schema::Version;
@@ -178,7 +179,7 @@ fn run(
     if validate::field_filters(&out, &origins, report) {
         return Stage::Source;
     }
-    validate::output(&out, &origins, version, report);
+    ignition::validate::config(&out, &origins, version.ignition_spec(), report);
     if report.has_errors() {
         return Stage::Generated;
     }

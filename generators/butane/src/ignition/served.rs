@@ -9,7 +9,7 @@
 //! of another version, or an experimental one, stops the boot of some nodes
 //! in the initrd.
 
-use crate::ignition::Config;
+use super::Config;
 
 /// Spec versions every Flatcar channel's Ignition accepts.
 pub const ACCEPTED_VERSIONS: [&str; 5] = ["3.0.0", "3.1.0", "3.2.0", "3.3.0", "3.4.0"];
@@ -81,7 +81,7 @@ mod tests {
             "3.0.0"
         );
         // The committed node config of this repository.
-        let ours = include_bytes!("../../../ignition.ign");
+        let ours = include_bytes!("../../../../ignition.ign");
         assert_eq!(check(ours).unwrap(), "3.3.0");
     }
 

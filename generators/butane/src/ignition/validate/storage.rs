@@ -2,11 +2,10 @@
 
 use std::collections::HashMap;
 
-use super::output::V;
-use super::{paths, unit};
+use super::{paths, unit, V};
 use crate::ignition as ign;
+use crate::origin::Origins;
 use crate::path::Path;
-use crate::translate::Origins;
 
 impl V<'_> {
     pub(super) fn storage(&mut self, c: &ign::Config, o: &Origins, at: &Path) {
