@@ -3,32 +3,48 @@
 //! produce the same output, and are rejected with the same messages, each
 //! placed at a line and column of the source.
 //!
-//! The pipeline mirrors Butane's: parse YAML ([`yaml`]) -> decode into the
-//! Butane schema ([`decode`], unknown keys are warnings) -> validate the
-//! source ([`validate::source`]) -> translate ([`translate`]) -> validate
-//! the generated Ignition config ([`validate::output`]) -> JSON ([`json`]).
+//! The pipeline mirrors Butane's: read and parse YAML (`yaml`) -> decode
+//! into the Butane schema (`decode` into `schema`; unknown keys are
+//! warnings) -> Butane's checks on the source (`validate`) -> translate
+//! into Ignition's types (`translate`) -> Ignition's rules on the result
+//! (`ignition::validate`) -> JSON (`json`).
+//!
+//! The modules are layered, each importing only from layers below it
+//! (`tests/module_graph.rs` fails on a cycle and on Ignition code reaching
+//! into Butane's):
+//! - this facade, and `render` (with `snippet`) for printing diagnostics;
+//! - Butane's side: `decode`, `validate` and `translate`, over `schema`
+//!   and `yaml`;
+//! - Ignition's side, `ignition`: types, rules, the served-config check;
+//! - neutral ground: `diag` (diagnostics), `path` (where in the config
+//!   tree), `span` (where in the text), `origin` (which source entry an
+//!   output entry came from), `json` (Go-style JSON output).
+//!
+//! Only the facade is public: [`translate()`], [`render()`],
+//! [`source_text`], [`served`] and the types they take and return.
 
-pub mod decode;
-pub mod diag;
-pub mod ignition;
-pub mod json;
-pub mod origin;
-pub mod path;
-pub mod render;
-pub mod schema;
-pub mod snippet;
-pub mod span;
-pub mod translate;
-pub mod validate;
-pub mod yaml;
+mod decode;
+mod diag;
+mod ignition;
+mod json;
+mod origin;
+mod path;
+mod render;
+mod schema;
+mod snippet;
+mod span;
+mod translate;
+mod validate;
+mod yaml;
 
 use std::path::PathBuf;
 
 pub use diag::{Diagnostic, Report, Severity};
 pub use ignition::served;
-pub use path::Path;
+pub use path::{Path, Seg};
 pub use render::{render, Format};
 pub use schema::Version;
+pub use span::{Pos, Span};
 pub use yaml::reader::source_text;
 
 #[derive(Clone, Debug, Default)]

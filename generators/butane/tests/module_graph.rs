@@ -18,18 +18,7 @@ const ROOT: &str = "crate";
 
 #[test]
 fn top_level_modules_form_no_cycle() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
-    let sources: Vec<(Vec<String>, String)> = files
-        .iter()
-        .map(|f| {
-            let rel = f.strip_prefix(&src).unwrap();
-            let text = std::fs::read_to_string(f).unwrap();
-            (module_path(rel), text)
-        })
-        .collect();
-    let graph = graph(&sources);
+    let graph = graph(&crate_sources());
     println!("{}", show(&graph));
     // Guards against a parser that finds nothing: the facade drives the
     // pipeline, and decoding reads the YAML tree.
@@ -38,6 +27,63 @@ fn top_level_modules_form_no_cycle() {
     if let Some(cycle) = find_cycle(&graph) {
         panic!("module cycle: {}\n{}", cycle.join(" -> "), show(&graph));
     }
+}
+
+/// Ignition's side knows nothing of Butane's, and the neutral modules
+/// nothing of either.
+#[test]
+fn layers_import_only_downwards() {
+    let graph = graph(&crate_sources());
+    let butane = ["decode", "schema", "translate", "validate", "yaml"];
+    let neutral = ["diag", "json", "origin", "path", "span"];
+    for m in butane.iter().chain(&neutral).chain(&["ignition"]) {
+        assert!(graph.contains_key(*m), "no module {m}: update this test");
+    }
+    let below_ignition = reachable(&graph, "ignition");
+    for m in butane {
+        assert!(
+            !below_ignition.contains(m),
+            "ignition reaches {m}\n{}",
+            show(&graph)
+        );
+    }
+    for m in neutral {
+        let below = reachable(&graph, m);
+        assert!(
+            below.iter().all(|b| neutral.contains(&b.as_str())),
+            "{m} reaches {below:?}\n{}",
+            show(&graph)
+        );
+    }
+}
+
+/// Every module `from` imports, directly or not.
+fn reachable(g: &Graph, from: &str) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![from.to_string()];
+    while let Some(m) = todo.pop() {
+        for next in g.get(&m).into_iter().flatten() {
+            if seen.insert(next.clone()) {
+                todo.push(next.clone());
+            }
+        }
+    }
+    seen
+}
+
+/// (module path, text) of every file under `src/`.
+fn crate_sources() -> Vec<(Vec<String>, String)> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    files
+        .iter()
+        .map(|f| {
+            let rel = f.strip_prefix(&src).unwrap();
+            let text = std::fs::read_to_string(f).unwrap();
+            (module_path(rel), text)
+        })
+        .collect()
 }
 
 #[test]

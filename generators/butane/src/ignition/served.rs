@@ -1,5 +1,5 @@
 //! Checks an Ignition config the way a Flatcar node will take it: JSON that
-//! fits the Ignition model ([`crate::ignition::Config`]), of a spec version
+//! fits the Ignition model (`ignition::Config`), of a spec version
 //! every Flatcar channel accepts.
 //!
 //! Spec 3.4.0 is stable since Ignition 2.15 and 3.5.0 since 2.20; Flatcar's

@@ -2,9 +2,9 @@
 //! (inline/local contents as data URLs, `with_mount_unit`, trees,
 //! `contents_local`, `ssh_authorized_keys_local`).
 
-pub mod dataurl;
-pub mod local;
-pub mod mount;
+mod dataurl;
+mod local;
+mod mount;
 mod tree;
 
 use std::path::PathBuf;

@@ -11,7 +11,7 @@ pub mod reader;
 pub mod scalar;
 
 pub use context::Ctx;
-pub use load::{load, LoadError, Loaded};
+pub use load::load;
 
 use crate::path::{Path, Seg};
 use crate::span::Span;

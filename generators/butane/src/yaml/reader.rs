@@ -56,7 +56,7 @@ pub fn check(source: &[u8]) -> Result<Cow<'_, str>, StreamError> {
     }
 }
 
-/// The input as text for echoing in diagnostics: decoded as [`check`]
+/// The input as text for echoing in diagnostics: decoded as `check`
 /// decodes it, bad sequences replaced, so positions match.
 pub fn source_text(source: &[u8]) -> Cow<'_, str> {
     match utf16(source) {
