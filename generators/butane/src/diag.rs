@@ -3,56 +3,8 @@
 
 use std::fmt;
 
-use crate::yaml::{Node, Span};
-
-/// One step of a path into the config.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Seg {
-    Key(String),
-    Index(usize),
-    /// The key text of a mapping entry rather than its value (unused keys
-    /// are reported at the key).
-    KeyOf(String),
-}
-
-/// A path into the config, printed the way Butane prints it
-/// (`$.storage.files.0.path`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Path(pub Vec<Seg>);
-
-impl Path {
-    pub fn root() -> Self {
-        Path(Vec::new())
-    }
-    pub fn key(&self, k: &str) -> Path {
-        let mut p = self.clone();
-        p.0.push(Seg::Key(k.to_string()));
-        p
-    }
-    pub fn index(&self, i: usize) -> Path {
-        let mut p = self.clone();
-        p.0.push(Seg::Index(i));
-        p
-    }
-    pub fn key_of(&self, k: &str) -> Path {
-        let mut p = self.clone();
-        p.0.push(Seg::KeyOf(k.to_string()));
-        p
-    }
-}
-
-impl fmt::Display for Path {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("$")?;
-        for s in &self.0 {
-            match s {
-                Seg::Key(k) | Seg::KeyOf(k) => write!(f, ".{k}")?,
-                Seg::Index(i) => write!(f, ".{i}")?,
-            }
-        }
-        Ok(())
-    }
-}
+use crate::path::Path;
+use crate::span::Span;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
@@ -115,34 +67,14 @@ impl Report {
         self.entries.extend(other.entries);
     }
 
-    /// Gives every entry without a span the span of the deepest node of its
-    /// path that exists in `root` (as Butane correlates report entries with
-    /// its YAML context tree).
-    pub fn locate(&mut self, root: Option<&Node>) {
-        let Some(root) = root else { return };
+    /// Gives every entry without a span but with a path the span
+    /// `span_of` finds for that path (as Butane correlates report entries
+    /// with its YAML context tree).
+    pub fn locate(&mut self, span_of: impl Fn(&Path) -> Span) {
         for d in &mut self.entries {
-            if d.span.is_some() {
-                continue;
+            if d.span.is_none() {
+                d.span = d.path.as_ref().map(&span_of);
             }
-            let Some(path) = &d.path else { continue };
-            let mut node = root;
-            let mut span = root.span;
-            for seg in &path.0 {
-                if let Seg::KeyOf(k) = seg {
-                    if let Some(key) = node.key_node(k) {
-                        span = key.span;
-                    }
-                    break;
-                }
-                match node.child(seg) {
-                    Some(child) => {
-                        node = child;
-                        span = child.span;
-                    }
-                    None => break,
-                }
-            }
-            d.span = Some(span);
         }
     }
 }

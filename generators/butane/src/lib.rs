@@ -3,28 +3,48 @@
 //! produce the same output, and are rejected with the same messages, each
 //! placed at a line and column of the source.
 //!
-//! The pipeline mirrors Butane's: parse YAML ([`yaml`]) -> decode into the
-//! Butane schema ([`decode`], unknown keys are warnings) -> validate the
-//! source ([`validate::source`]) -> translate ([`translate`]) -> validate
-//! the generated Ignition config ([`validate::output`]) -> JSON ([`json`]).
+//! The pipeline mirrors Butane's: read and parse YAML (`yaml`) -> decode
+//! into the Butane schema (`decode` into `schema`; unknown keys are
+//! warnings) -> Butane's checks on the source (`validate`) -> translate
+//! into Ignition's types (`translate`) -> Ignition's rules on the result
+//! (`ignition::validate`) -> JSON (`json`).
+//!
+//! The modules are layered, each importing only from layers below it
+//! (`tests/module_graph.rs` fails on a cycle and on Ignition code reaching
+//! into Butane's):
+//! - this facade, and `render` (with `snippet`) for printing diagnostics;
+//! - Butane's side: `decode`, `validate` and `translate`, over `schema`
+//!   and `yaml`;
+//! - Ignition's side, `ignition`: types, rules, the served-config check;
+//! - neutral ground: `diag` (diagnostics), `path` (where in the config
+//!   tree), `span` (where in the text), `origin` (which source entry an
+//!   output entry came from), `json` (Go-style JSON output).
+//!
+//! Only the facade is public: [`translate()`], [`render()`],
+//! [`source_text`], [`served`] and the types they take and return.
 
-pub mod decode;
-pub mod diag;
-pub mod ignition;
-pub mod json;
-pub mod render;
-pub mod schema;
-pub mod served;
-pub mod snippet;
-pub mod translate;
-pub mod validate;
-pub mod yaml;
+mod decode;
+mod diag;
+mod ignition;
+mod json;
+mod origin;
+mod path;
+mod render;
+mod schema;
+mod snippet;
+mod span;
+mod translate;
+mod validate;
+mod yaml;
 
 use std::path::PathBuf;
 
-pub use diag::{Diagnostic, Path, Report, Severity};
+pub use diag::{Diagnostic, Report, Severity};
+pub use ignition::served;
+pub use path::{Path, Seg};
 pub use render::{render, Format};
 pub use schema::Version;
+pub use span::{Pos, Span};
 pub use yaml::reader::source_text;
 
 #[derive(Clone, Debug, Default)]
@@ -70,13 +90,13 @@ pub fn translate(source: &[u8], options: &Options) -> Result<Translated, Error> 
         Ok(t) => t,
         Err(e) => {
             // The span covers the one offending character.
-            let end = yaml::Pos {
+            let end = span::Pos {
                 col: e.pos.col + 1,
                 offset: e.pos.offset + 1,
                 ..e.pos
             };
             report.error_at(
-                yaml::Span { start: e.pos, end },
+                span::Span { start: e.pos, end },
                 format!("yaml: {}", e.message),
             );
             return Err(Error::InvalidSource(report));
@@ -86,7 +106,7 @@ pub fn translate(source: &[u8], options: &Options) -> Result<Translated, Error> 
         Ok(loaded) => {
             for e in loaded.errors {
                 report.error_at(
-                    yaml::Span {
+                    span::Span {
                         start: e.pos,
                         end: e.pos,
                     },
@@ -97,7 +117,7 @@ pub fn translate(source: &[u8], options: &Options) -> Result<Translated, Error> 
         }
         Err(e) => {
             report.error_at(
-                yaml::Span {
+                span::Span {
                     start: e.pos,
                     end: e.pos,
                 },
@@ -107,16 +127,18 @@ pub fn translate(source: &[u8], options: &Options) -> Result<Translated, Error> 
         }
     };
     let result = run(root.as_ref(), context.as_ref(), options, &mut report);
-    report.locate(root.as_ref());
+    if let Some(root) = &root {
+        report.locate(|path| root.span_at(path));
+    }
     // Document-level problems (no variant in an empty file) point at 1:1.
     for d in &mut report.entries {
-        d.span.get_or_insert(yaml::Span {
-            start: yaml::Pos {
+        d.span.get_or_insert(span::Span {
+            start: span::Pos {
                 line: 1,
                 col: 1,
                 offset: 0,
             },
-            end: yaml::Pos {
+            end: span::Pos {
                 line: 1,
                 col: 1,
                 offset: 0,
@@ -173,7 +195,7 @@ fn run(
     if validate::field_filters(&out, &origins, report) {
         return Stage::Source;
     }
-    validate::output(&out, &origins, version, report);
+    ignition::validate::config(&out, &origins, version.ignition_spec(), report);
     if report.has_errors() {
         return Stage::Generated;
     }

@@ -2,6 +2,8 @@
 //! for both spec versions. Fields that exist only in 1.1.0 are marked; the
 //! decoder treats them as unknown keys in a 1.0.0 config.
 
+use crate::ignition::Spec;
+
 /// Which Butane spec the config declares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Version {
@@ -12,11 +14,16 @@ pub enum Version {
 }
 
 impl Version {
-    pub fn ignition_version(self) -> &'static str {
+    /// The Ignition spec this Butane spec translates to.
+    pub fn ignition_spec(self) -> Spec {
         match self {
-            Version::V1_0 => "3.3.0",
-            Version::V1_1 => "3.4.0",
+            Version::V1_0 => Spec::V3_3,
+            Version::V1_1 => Spec::V3_4,
         }
+    }
+
+    pub fn ignition_version(self) -> &'static str {
+        self.ignition_spec().version()
     }
 }
 

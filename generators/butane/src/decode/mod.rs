@@ -13,8 +13,10 @@
 //! merge is not checked for unused keys, and after a dropped null list item
 //! the check looks at the raw item with the decoded index, all as in butane.
 
-use crate::diag::{Diagnostic, Path, Report, Seg, Severity};
+use crate::diag::{Diagnostic, Report, Severity};
+use crate::path::{Path, Seg};
 use crate::schema::*;
+use crate::span::Span;
 use crate::yaml::scalar::{bool_word, resolve, Resolved};
 use crate::yaml::{Ctx, Kind, Node, Scalar, Style};
 
@@ -113,7 +115,7 @@ impl<'c> Decoder<'_, 'c> {
         self.ctx.pop();
     }
 
-    fn warn_at(&mut self, span: crate::yaml::Span, path: Path, message: String) {
+    fn warn_at(&mut self, span: Span, path: Path, message: String) {
         self.report.entries.push(Diagnostic {
             severity: Severity::Warning,
             message,

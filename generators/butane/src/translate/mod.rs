@@ -2,31 +2,23 @@
 //! (inline/local contents as data URLs, `with_mount_unit`, trees,
 //! `contents_local`, `ssh_authorized_keys_local`).
 
-pub mod dataurl;
-pub mod local;
-pub mod mount;
+mod dataurl;
+mod local;
+mod mount;
 mod tree;
 
 use std::path::PathBuf;
 
-use crate::diag::{Path, Report};
+use crate::diag::Report;
 use crate::ignition as ign;
+use crate::origin::Origins;
+use crate::path::Path;
 use crate::schema::{self as bu, Version};
 
 #[derive(Clone, Debug, Default)]
 pub struct Options {
     /// `-d/--files-dir`: where `local` contents and trees are read from.
     pub files_dir: Option<PathBuf>,
-}
-
-/// For output lists whose entries do not map 1:1 onto source entries, the
-/// source path each output entry came from (used to place diagnostics).
-#[derive(Clone, Debug, Default)]
-pub struct Origins {
-    pub files: Vec<Path>,
-    pub directories: Vec<Path>,
-    pub links: Vec<Path>,
-    pub units: Vec<Path>,
 }
 
 pub struct Translator<'a> {

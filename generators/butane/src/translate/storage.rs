@@ -1,8 +1,8 @@
 //! Translation of the `storage` section (1:1 apart from resources).
 
 use super::{owner, Translator};
-use crate::diag::Path;
 use crate::ignition as ign;
+use crate::path::Path;
 use crate::schema as bu;
 
 fn node(

@@ -7,8 +7,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path as FsPath;
 
 use super::{dataurl, local, Origins, Translator};
-use crate::diag::Path;
 use crate::ignition as ign;
+use crate::ignition::validate::paths;
+use crate::path::Path;
 use crate::schema as bu;
 
 const NODE_EXISTS: &str = "matching filesystem node has existing contents or different type";
@@ -44,9 +45,9 @@ impl Tracker {
 /// Go's `path.Join` + `Clean` for slash paths.
 fn slash_join(base: &str, rel: &str) -> String {
     if rel.is_empty() || rel == "." {
-        crate::validate::clean_path(base)
+        paths::clean(base)
     } else {
-        crate::validate::clean_path(&format!("{base}/{rel}"))
+        paths::clean(&format!("{base}/{rel}"))
     }
 }
 

@@ -2,10 +2,11 @@
 //! Ignition JSON themselves; Butane validates them when they declare the
 //! target spec version, and warns and skips them otherwise.
 
-use crate::diag::{Path, Report, Severity};
+use crate::diag::{Report, Severity};
 use crate::ignition as ign;
+use crate::origin::Origins;
+use crate::path::Path;
 use crate::schema::Version;
-use crate::translate::Origins;
 
 const UNKNOWN_VERSION: &str =
     "skipping validation for the merge/replace ignition config due to an unkown version";
@@ -67,7 +68,7 @@ pub fn validate_child(bytes: &[u8], at: &Path, version: Version, report: &mut Re
     if let Ok(round) = serde_json::to_value(&config) {
         unused_keys(&value, &round, &Path::root(), &mut inner);
     }
-    super::output(&config, &origins, version, &mut inner);
+    ign::validate::config(&config, &origins, version.ignition_spec(), &mut inner);
     for d in inner.entries {
         let where_ = d.path.map(|p| p.to_string()).unwrap_or_default();
         let msg = format!("in the embedded config at {where_}: {}", d.message);

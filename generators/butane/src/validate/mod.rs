@@ -1,23 +1,15 @@
-//! Validation, split as Butane splits it: the document header
-//! (variant/version), the Butane source ([`source`]), the fields the
-//! flatcar variant forbids ([`field_filters`]), and Ignition's own rules on
-//! the generated config ([`output`]).
+//! Butane's validation, split as Butane splits it: the document header
+//! (variant/version), the Butane source ([`source`]) and the fields the
+//! flatcar variant forbids ([`field_filters`]). Ignition's own rules on
+//! the generated config are [`crate::ignition::validate`].
 
 mod child;
-mod output;
-mod output_storage;
-mod paths;
 
-pub(crate) use paths::clean as clean_path;
-pub mod unit;
-pub mod url;
-
-pub use output::output;
-
-use crate::diag::{Path, Report};
+use crate::diag::Report;
 use crate::ignition as ign;
+use crate::origin::Origins;
+use crate::path::{Path, Seg};
 use crate::schema::{self as bu, Version};
-use crate::translate::Origins;
 use crate::yaml::{Kind, Node};
 
 pub const NO_VARIANT: &str = "error parsing variant; must be specified";
@@ -47,11 +39,8 @@ pub fn variant_and_version(root: Option<&Node>, report: &mut Report) -> Option<V
         return None;
     };
     let text = |key: &str| -> Option<String> {
-        match root
-            .child(&crate::diag::Seg::Key(key.into()))
-            .map(|n| &n.kind)
-        {
-            Some(Kind::Scalar(s)) if !root.child(&crate::diag::Seg::Key(key.into()))?.is_null() => {
+        match root.child(&Seg::Key(key.into())).map(|n| &n.kind) {
+            Some(Kind::Scalar(s)) if !root.child(&Seg::Key(key.into()))?.is_null() => {
                 Some(s.value.clone())
             }
             _ => None,

@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use super::Span;
+use crate::span::Span;
 
 /// Mappings with this many keys get a hash index.
 const INDEX_FROM: usize = 16;

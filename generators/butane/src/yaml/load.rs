@@ -13,7 +13,8 @@ use saphyr_parser::{Event, Parser, ScalarStyle, Span as PSpan};
 
 use super::context::{Ctx, CtxMap};
 use super::scalar::short_tag;
-use super::{Kind, Node, Pos, Scalar, Span, Style};
+use super::{Kind, Node, Scalar, Style};
+use crate::span::{Pos, Span};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoadError {

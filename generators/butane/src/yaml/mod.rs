@@ -11,23 +11,10 @@ pub mod reader;
 pub mod scalar;
 
 pub use context::Ctx;
-pub use load::{load, LoadError, Loaded};
+pub use load::load;
 
-/// A position in the source: 1-based line and column (in characters, as
-/// editors count them) and the character offset.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Pos {
-    pub line: usize,
-    pub col: usize,
-    pub offset: usize,
-}
-
-/// A source range: `start` inclusive, `end` exclusive.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Span {
-    pub start: Pos,
-    pub end: Pos,
-}
+use crate::path::{Path, Seg};
+use crate::span::Span;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Style {
@@ -86,19 +73,42 @@ impl Node {
     }
 
     /// The child at `seg` of a config path, if this node has one.
-    pub fn child(&self, seg: &crate::diag::Seg) -> Option<&Node> {
+    pub fn child(&self, seg: &Seg) -> Option<&Node> {
         match (&self.kind, seg) {
-            (Kind::Map(entries), crate::diag::Seg::Key(k)) => entries
+            (Kind::Map(entries), Seg::Key(k)) => entries
                 .iter()
                 .find(|(key, _)| key.key_text() == Some(k.as_str()))
                 .map(|(_, v)| v),
             // Decoded lists drop null items (see `decode`), so index `i`
             // of a config path is the i-th non-null item.
-            (Kind::Seq(items), crate::diag::Seg::Index(i)) => {
+            (Kind::Seq(items), Seg::Index(i)) => {
                 items.iter().filter(|item| !item.is_null()).nth(*i)
             }
             _ => None,
         }
+    }
+
+    /// The span of the deepest node on `path` that exists below this one
+    /// (the key itself for a path ending in a key of an entry).
+    pub fn span_at(&self, path: &Path) -> Span {
+        let mut node = self;
+        let mut span = self.span;
+        for seg in &path.0 {
+            if let Seg::KeyOf(k) = seg {
+                if let Some(key) = node.key_node(k) {
+                    span = key.span;
+                }
+                break;
+            }
+            match node.child(seg) {
+                Some(child) => {
+                    node = child;
+                    span = child.span;
+                }
+                None => break,
+            }
+        }
+        span
     }
 
     /// The key node (not the value) of mapping entry `key`.

@@ -12,7 +12,7 @@
 
 use std::borrow::Cow;
 
-use super::Pos;
+use crate::span::Pos;
 
 /// Why and where the stream was refused; `message` is go-yaml's wording
 /// (butane prints it after `yaml: `).
@@ -56,7 +56,7 @@ pub fn check(source: &[u8]) -> Result<Cow<'_, str>, StreamError> {
     }
 }
 
-/// The input as text for echoing in diagnostics: decoded as [`check`]
+/// The input as text for echoing in diagnostics: decoded as `check`
 /// decodes it, bad sequences replaced, so positions match.
 pub fn source_text(source: &[u8]) -> Cow<'_, str> {
     match utf16(source) {

@@ -1,5 +1,5 @@
 //! Checks an Ignition config the way a Flatcar node will take it: JSON that
-//! fits the Ignition model ([`crate::ignition::Config`]), of a spec version
+//! fits the Ignition model (`ignition::Config`), of a spec version
 //! every Flatcar channel accepts.
 //!
 //! Spec 3.4.0 is stable since Ignition 2.15 and 3.5.0 since 2.20; Flatcar's
@@ -9,7 +9,7 @@
 //! of another version, or an experimental one, stops the boot of some nodes
 //! in the initrd.
 
-use crate::ignition::Config;
+use super::Config;
 
 /// Spec versions every Flatcar channel's Ignition accepts.
 pub const ACCEPTED_VERSIONS: [&str; 5] = ["3.0.0", "3.1.0", "3.2.0", "3.3.0", "3.4.0"];
@@ -81,7 +81,7 @@ mod tests {
             "3.0.0"
         );
         // The committed node config of this repository.
-        let ours = include_bytes!("../../../ignition.ign");
+        let ours = include_bytes!("../../../../ignition.ign");
         assert_eq!(check(ours).unwrap(), "3.3.0");
     }
 

@@ -2,11 +2,10 @@
 
 use std::collections::HashMap;
 
-use super::output::V;
-use super::{paths, unit};
-use crate::diag::Path;
+use super::{paths, unit, V};
 use crate::ignition as ign;
-use crate::translate::Origins;
+use crate::origin::Origins;
+use crate::path::Path;
 
 impl V<'_> {
     pub(super) fn storage(&mut self, c: &ign::Config, o: &Origins, at: &Path) {

@@ -1,25 +1,29 @@
-//! Ignition's validation of the generated config (spec 3.3.0 / 3.4.0),
-//! reported at the source location each output entry came from.
+//! Ignition's validation of a config (spec 3.3.0 / 3.4.0), reported at
+//! the source location each output entry came from.
+
+pub mod paths;
+mod storage;
+mod unit;
+mod url;
 
 use std::collections::HashSet;
 
-use super::{paths, url};
-use crate::diag::{Path, Report};
-use crate::ignition as ign;
-use crate::schema::Version;
-use crate::translate::Origins;
+use crate::diag::Report;
+use crate::ignition::{self as ign, Spec};
+use crate::origin::Origins;
+use crate::path::Path;
 
 const DUPLICATE: &str = "duplicate entry defined";
 
 pub(super) struct V<'a> {
     pub(super) r: &'a mut Report,
-    pub(super) version: Version,
+    pub(super) spec: Spec,
 }
 
 /// Validates `c`; `origins` gives the source path of files, directories,
 /// links and units (others map 1:1 onto the source).
-pub fn output(c: &ign::Config, origins: &Origins, version: Version, r: &mut Report) {
-    let mut v = V { r, version };
+pub fn config(c: &ign::Config, origins: &Origins, spec: Spec, r: &mut Report) {
+    let mut v = V { r, spec };
     let root = Path::root();
     v.ignition(&c.ignition, &root.key("ignition"));
     v.dups_strings(
@@ -118,7 +122,7 @@ impl V<'_> {
     }
 
     pub(super) fn url(&mut self, s: &str) -> Result<(), String> {
-        if self.version >= Version::V1_1 && url::scheme(s).as_deref() == Ok("arn") {
+        if self.spec >= Spec::V3_4 && url::scheme(s).as_deref() == Ok("arn") {
             return arn(s);
         }
         url::validate(s)
