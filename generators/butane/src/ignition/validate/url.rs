@@ -2,8 +2,6 @@
 //! matters here: scheme, control characters, bad escapes; data URLs must
 //! decode).
 
-use base64::Engine;
-
 pub const INVALID_URL: &str = "unable to parse url";
 pub const INVALID_SCHEME: &str = "invalid url scheme";
 
@@ -68,54 +66,10 @@ pub fn validate(s: &str) -> Result<(), String> {
     }
 }
 
-/// Decodes a data URL (RFC 2397) to its bytes.
+/// Decodes a data URL (RFC 2397) to its bytes, with the one decoder the
+/// whole project uses (`ephemeros_node::data_url`).
 pub fn decode_data(s: &str) -> Result<Vec<u8>, String> {
-    let rest = &s[5..];
-    let Some((header, data)) = rest.split_once(',') else {
-        return Err("missing comma".into());
-    };
-    let (media, base64) = match header.strip_suffix(";base64") {
-        Some(m) => (m, true),
-        None => (header, false),
-    };
-    if !media.is_empty() {
-        let mut parts = media.split(';');
-        let t = parts.next().unwrap_or("");
-        if !t.is_empty() && !t.contains('/') {
-            return Err(format!("invalid media type {t:?}"));
-        }
-        if parts.any(|p| !p.contains('=')) {
-            return Err("invalid media type parameter".into());
-        }
-    }
-    let raw = percent_decode(data)?;
-    if base64 {
-        base64::engine::general_purpose::STANDARD
-            .decode(&raw)
-            .map_err(|e| format!("illegal base64 data: {e}"))
-    } else {
-        Ok(raw)
-    }
-}
-
-fn percent_decode(s: &str) -> Result<Vec<u8>, String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = b.get(i + 1..i + 3).ok_or("invalid URL escape")?;
-            let h = std::str::from_utf8(hex)
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok());
-            out.push(h.ok_or("invalid URL escape")?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    Ok(out)
+    ephemeros_node::data_url::decode(s).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
