@@ -3,7 +3,6 @@
 
 mod cmd;
 
-use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Parser)]
@@ -60,16 +59,7 @@ fn main() -> std::process::ExitCode {
     let matches = Cli::command()
         .try_get_matches()
         .unwrap_or_else(|err| exit_redacted(err));
-    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
-    if let Command::BuildStick(args) = &mut cli.command {
-        // clap fills --ignition-url from IGN_PATH too, but for build-stick an
-        // --env-file ranks between the flag and the environment, so it must
-        // know where the value came from.
-        args.ignition_url_on_command_line = matches
-            .subcommand_matches("build-stick")
-            .and_then(|m| m.value_source("ignition_url"))
-            == Some(ValueSource::CommandLine);
-    }
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
     let result = match cli.command {
         Command::BuildStick(args) => cmd::build_stick::run(*args),
         Command::Inspect(args) => cmd::inspect::run(args),

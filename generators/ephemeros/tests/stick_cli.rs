@@ -336,6 +336,39 @@ fn flags_win_over_the_env_file_which_wins_over_the_environment() {
     );
 }
 
+/// The same order for the Ignition URL, which `ipxe` shares as a flag: the
+/// flag, then the env file's IGN_PATH, then the environment's.
+#[test]
+fn the_ignition_url_follows_the_same_order() {
+    let s = Scratch::new();
+    std::fs::write(s.path("n.env"), "IGN_PATH=https://file.example/i.ign\n").unwrap();
+    let url_of = |args: &[&str]| {
+        let mut all_args = vec!["build-stick", "--ssh-key", "key.pub"];
+        all_args.extend_from_slice(args);
+        all_args.push("u.img");
+        let out = s.run(&all_args, &[("IGN_PATH", "https://env.example/i.ign")]);
+        assert!(out.status.success(), "{}", all(&out));
+        s.inspect_json("u.img", false)["manifest"]["ignition_url"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(url_of(&[]), "https://env.example/i.ign");
+    assert_eq!(
+        url_of(&["--env-file", "n.env"]),
+        "https://file.example/i.ign"
+    );
+    assert_eq!(
+        url_of(&[
+            "--env-file",
+            "n.env",
+            "--ignition-url",
+            "https://flag.example/i.ign"
+        ]),
+        "https://flag.example/i.ign"
+    );
+}
+
 #[test]
 fn disabled_components_warn_once_each_and_half_configured_ones_fail() {
     let s = Scratch::new();

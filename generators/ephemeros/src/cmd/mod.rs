@@ -1,6 +1,7 @@
 //! One module per subcommand: argument parsing and printing only; the work
 //! is done by the generator libraries.
 
+pub mod boot_args;
 pub mod build_stick;
 pub mod completions;
 pub mod ignite;

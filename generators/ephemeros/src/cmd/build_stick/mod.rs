@@ -20,7 +20,7 @@ use ephemeros_stick::reproduce::Reproduce;
 use ephemeros_stick::secrets::{self, Secrets};
 use ephemeros_stick::{ipxe_efi, target, timestamp, StickSpec};
 
-use super::ipxe::BootArgs;
+use super::boot_args::BootArgs;
 
 mod node;
 
@@ -63,13 +63,13 @@ pub struct Args {
     #[arg(value_name = "TARGET")]
     pub target: PathBuf,
 
-    /// Whether --ignition-url came from the command line rather than IGN_PATH
-    /// (set by main from clap's value source; flag > --env-file > environment).
-    #[arg(skip)]
-    pub ignition_url_on_command_line: bool,
-
     #[command(flatten)]
     pub boot: BootArgs,
+
+    /// Ignition config URL for the nodes; overrides the URL derived from the git remote
+    /// [env: IGN_PATH]
+    #[arg(long, value_name = "URL", help_heading = "Ignition config")]
+    pub ignition_url: Option<String>,
 
     /// Hostname of the node [env: NODE_HOSTNAME]
     #[arg(long, value_name = "NAME", help_heading = "Node")]
@@ -227,9 +227,7 @@ fn gather(args: &Args) -> Result<Source> {
     }
     flags.ssh_key_path = args.ssh_key.clone();
     flags.node_password_path = args.k3s_node_password_file.clone();
-    if args.ignition_url_on_command_line {
-        flags.ign_path = args.boot.ignition_url.clone();
-    }
+    flags.ign_path = args.ignition_url.clone();
 
     let file = match &args.env_file {
         Some(path) => {
@@ -320,10 +318,11 @@ fn prepare(args: &Args, layout: Layout) -> Result<Contents> {
     secrets.k3s_node_password =
         node::node_password(&secrets, source.node_password_path.as_deref(), &args.target)?;
 
-    let mut boot = args.boot.clone();
-    boot.ignition_url = source.ign_path.clone();
-    let (settings, config) =
-        boot.settings(secrets.hostname.clone(), secrets.ssh_keys.first().cloned())?;
+    let (settings, config) = args.boot.settings(
+        source.ign_path.as_deref(),
+        secrets.hostname.clone(),
+        secrets.ssh_keys.first().cloned(),
+    )?;
     if let Some(source) = &config {
         node::check_served_config(source)?;
     }
