@@ -125,7 +125,7 @@ fn run_initrd_stage(sh: &Shell, args: &Args, dir: &Utf8Path) -> Result<()> {
     let bin = match std::env::var("E2E_EPHEMEROS") {
         // A prebuilt binary (the Nix check passes its package's).
         Ok(p) if !p.is_empty() => Utf8PathBuf::from(p),
-        _ => stick::build_ephemeros(sh)?,
+        _ => crate::ephemeros_bin(sh, crate::Profile::Debug)?,
     };
     let stick = stick::build(&bin, &sc, &inputs.ipxe_efi, dir, "stick")?;
 

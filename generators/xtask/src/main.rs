@@ -76,10 +76,35 @@ pub fn workspace_root() -> camino::Utf8PathBuf {
         .to_owned()
 }
 
-/// Cargo's target directory for this workspace (`CARGO_TARGET_DIR` wins).
+/// Cargo's target directory for this workspace (`CARGO_TARGET_DIR` wins;
+/// a relative one is relative to the workspace root, as cargo run from
+/// there takes it).
 pub fn target_dir(root: &camino::Utf8Path) -> camino::Utf8PathBuf {
     match std::env::var("CARGO_TARGET_DIR") {
-        Ok(dir) if !dir.is_empty() => camino::Utf8PathBuf::from(dir),
+        Ok(dir) if !dir.is_empty() => root.join(dir),
         _ => root.join("target"),
     }
+}
+
+/// Which `ephemeros` binary [`ephemeros_bin`] builds.
+#[derive(Clone, Copy)]
+pub enum Profile {
+    Debug,
+    Release,
+}
+
+/// Builds the `ephemeros` binary (`--locked`) and returns its path in the
+/// target directory. The one way xtask gets the binary it tests.
+pub fn ephemeros_bin(sh: &xshell::Shell, profile: Profile) -> anyhow::Result<camino::Utf8PathBuf> {
+    use anyhow::Context;
+    let (flag, dir) = match profile {
+        Profile::Debug => (None, "debug"),
+        Profile::Release => (Some("--release"), "release"),
+    };
+    xshell::cmd!(sh, "cargo build --quiet --locked {flag...} -p ephemeros")
+        .run()
+        .context("building the ephemeros binary")?;
+    let bin = target_dir(&workspace_root()).join(dir).join("ephemeros");
+    anyhow::ensure!(bin.is_file(), "{bin} missing after cargo build");
+    Ok(bin)
 }

@@ -14,14 +14,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use camino::Utf8Path;
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
 const RUNS: usize = 41;
 
 pub fn run(sh: &Shell) -> Result<()> {
-    cmd!(sh, "cargo build --release -p ephemeros --locked").run()?;
+    let bin = crate::ephemeros_bin(sh, crate::Profile::Release)?;
     let root = crate::workspace_root();
-    let bin = root.join("target/release/ephemeros");
     let work = root.join("target/xtask/bench/ignite");
     std::fs::create_dir_all(&work).with_context(|| format!("creating {work}"))?;
 

@@ -44,8 +44,7 @@ pub fn run(sh: &Shell) -> Result<()> {
     let device_bytes = figure("device_8g_bytes_written")?;
     let device_64_bytes = figure("device_64g_bytes_written")?;
 
-    cmd!(sh, "cargo build --release -q -p ephemeros").run()?;
-    let bin = workspace_root().join("target/release/ephemeros");
+    let bin = crate::ephemeros_bin(sh, crate::Profile::Release)?;
     let cli_ms = time_cli(&bin, &ipxe, &dir)?;
     let (shell_ms, sgdisk_ms) = time_shell_pipeline(&ipxe, &dir)?;
     let rest_ms = shell_ms - sgdisk_ms;

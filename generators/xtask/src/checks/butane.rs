@@ -21,9 +21,8 @@ fn validate_golden_outputs(sh: &Shell) -> Result<()> {
     if !std::path::Path::new(VALIDATOR).exists() {
         bail!("{VALIDATOR} not found: install Debian's `ignition` package");
     }
-    cmd!(sh, "cargo build -p ephemeros --locked").run()?;
+    let bin = crate::ephemeros_bin(sh, crate::Profile::Debug)?;
     let root = crate::workspace_root();
-    let bin = root.join("target/debug/ephemeros");
     let fixtures = root.join("generators/butane/tests/fixtures");
     let out_dir = root.join("target/xtask/butane");
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {out_dir}"))?;

@@ -1,7 +1,6 @@
 //! Checks with real external tools, one module per area.
 
 mod butane;
-mod ipxe;
 mod nix;
 mod nix_modern;
 mod node;
@@ -13,8 +12,6 @@ use xshell::Shell;
 use crate::ci::step;
 
 pub fn run_all(sh: &Shell) -> Result<()> {
-    step("checks: ipxe");
-    ipxe::run(sh)?;
     step("checks: butane");
     butane::run(sh)?;
     step("checks: stick");

@@ -147,8 +147,7 @@ fn tools() -> Result<String> {
 
 /// Regenerates from ignition.yml with the built binary; byte-for-byte equal.
 fn fresh(sh: &Shell, root: &Utf8Path, work: &Utf8Path, committed: &str) -> Result<String> {
-    cmd!(sh, "cargo build -q -p ephemeros --locked").run()?;
-    let bin = root.join("target/debug/ephemeros");
+    let bin = crate::ephemeros_bin(sh, crate::Profile::Debug)?;
     let source = root.join("ignition.yml");
     let out = work.join("ignition.ign");
     cmd!(sh, "{bin} ignite {source} -p -o {out}")

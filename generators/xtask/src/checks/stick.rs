@@ -31,8 +31,7 @@ pub fn run(sh: &Shell) -> Result<()> {
     }
     let amd64 = crate::fetch::ensure_ipxe(sh, false)?;
     let arm64 = amd64.with_file_name("ipxe-arm64.efi");
-    cmd!(sh, "cargo build -q -p ephemeros").run()?;
-    let bin = workspace_root().join("target/debug/ephemeros");
+    let bin = crate::ephemeros_bin(sh, crate::Profile::Debug)?;
     let dir = workspace_root().join("target/xtask/check-stick");
     std::fs::create_dir_all(&dir)?;
     let key = dir.join("key.pub");
@@ -216,8 +215,16 @@ fn device_write(
 fn check_image(sh: &Shell, img: &Utf8Path, dir: &Utf8Path, arch: &str) -> Result<()> {
     let v = cmd!(sh, "sgdisk -v {img}").read()?;
     ensure!(v.contains("No problems found"), "{arch}: sgdisk -v:\n{v}");
-    for (name, start, len) in [("esp", MIB, 40 * MIB), ("secrets", 41 * MIB, MIB)] {
-        let part = dir.join(format!("{arch}-{name}.fat"));
+    // Where the partitions are comes from the table itself (`sgdisk -p`),
+    // not from literals that would have to follow every layout change.
+    let table = cmd!(sh, "sgdisk -p {img}").read()?;
+    let parts = partitions(&table);
+    ensure!(
+        parts.iter().map(|p| p.0.as_str()).eq(["EFI", "secrets"]),
+        "{arch}: expected partitions EFI and secrets, sgdisk -p shows:\n{table}"
+    );
+    for (name, start, len) in parts {
+        let part = dir.join(format!("{arch}-{}.fat", name.to_lowercase()));
         extract(img, start, len, &part)?;
         let out = cmd!(sh, "fsck.fat -n {part}").ignore_status().output()?;
         ensure!(
@@ -228,6 +235,30 @@ fn check_image(sh: &Shell, img: &Utf8Path, dir: &Utf8Path, arch: &str) -> Result
         );
     }
     Ok(())
+}
+
+/// (name, byte offset, byte length) of each partition `sgdisk -p` lists.
+fn partitions(table: &str) -> Vec<(String, u64, u64)> {
+    let sector = table
+        .lines()
+        .find_map(|l| l.strip_prefix("Sector size (logical/physical): "))
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .unwrap_or(512);
+    table
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("Number"))
+        .skip(1)
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let (first, last) = (
+                w.get(1)?.parse::<u64>().ok()?,
+                w.get(2)?.parse::<u64>().ok()?,
+            );
+            let name = w.get(6..).filter(|n| !n.is_empty())?.join(" ");
+            Some((name, first * sector, (last + 1 - first) * sector))
+        })
+        .collect()
 }
 
 fn extract(img: &Utf8Path, start: u64, len: u64, out: &Utf8PathBuf) -> Result<()> {
@@ -243,6 +274,22 @@ use super::which;
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sgdisk_tables() {
+        let table =
+            "Disk x.img: 88064 sectors, 43.0 MiB\nSector size (logical/physical): 512/512 bytes\n\
+            Number  Start (sector)    End (sector)  Size       Code  Name\n\
+               1            2048           83967   40.0 MiB    EF00  EFI\n\
+               2           83968           86015   1024.0 KiB  8300  secrets\n";
+        assert_eq!(
+            super::partitions(table),
+            [
+                ("EFI".to_owned(), 1 << 20, 40 << 20),
+                ("secrets".to_owned(), 41 << 20, 1 << 20)
+            ]
+        );
+    }
+
     #[test]
     fn the_readme_write_figure_is_read_across_line_breaks() {
         assert_eq!(

@@ -6,27 +6,8 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use xshell::{cmd, Shell};
 
 use super::scenario::{is_setting_var, Scenario};
-use crate::workspace_root;
-
-/// `cargo build -p ephemeros`; returns target/debug/ephemeros.
-pub fn build_ephemeros(sh: &Shell) -> Result<Utf8PathBuf> {
-    cmd!(sh, "cargo build --quiet -p ephemeros")
-        .run()
-        .context("building the ephemeros binary")?;
-    let target_dir = std::env::var("CARGO_TARGET_DIR")
-        .ok()
-        .filter(|d| !d.is_empty())
-        .map(|d| workspace_root().join(d))
-        .unwrap_or_else(|| workspace_root().join("target"));
-    let bin = target_dir.join("debug/ephemeros");
-    if !bin.is_file() {
-        bail!("{bin} missing after cargo build");
-    }
-    Ok(bin)
-}
 
 pub fn build(
     ephemeros: &Utf8Path,

@@ -142,7 +142,7 @@ pub fn run(sh: &Shell, args: &super::Args, dir: &Utf8Path) -> Result<()> {
     let ssh_only = scenario(Kind::SshOnly, logs_port);
     let bin = match std::env::var("E2E_EPHEMEROS") {
         Ok(b) if !b.is_empty() => Utf8PathBuf::from(b),
-        _ => stick::build_ephemeros(sh)?,
+        _ => crate::ephemeros_bin(sh, crate::Profile::Debug)?,
     };
     let ipxe = &p.inputs.ipxe_efi;
     let full_stick = stick::build(&bin, &full, ipxe, dir, "full")?;
