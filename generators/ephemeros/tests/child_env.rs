@@ -4,9 +4,9 @@
 
 use std::ffi::OsString;
 
-use ephemeros_ipxe::config_url::is_node_setting;
-use ephemeros_stick::inputs::{self, IGN_PATH, SSH_KEY_PATH};
-use ephemeros_stick::secrets;
+use ephemeros_node::config_url::is_node_setting;
+use ephemeros_node::inputs::{self, IGN_PATH, SSH_KEY_PATH};
+use ephemeros_node::secrets;
 
 #[test]
 fn every_setting_build_stick_reads_is_kept_from_child_processes() {

@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 use std::process::{Command, Output};
 
+use ephemeros_node::manifest::{self, ConfigRef, Flatcar, Manifest};
+use ephemeros_node::secrets::Secrets;
 use ephemeros_stick::image::EfiArch;
 use ephemeros_stick::layout::Layout;
-use ephemeros_stick::manifest::{self, ConfigRef, Flatcar, Manifest};
-use ephemeros_stick::secrets::Secrets;
 use ephemeros_stick::StickSpec;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ephemeros");
@@ -31,7 +31,7 @@ fn build(c: &Crafted) -> tempfile::NamedTempFile {
     let (mut secrets, _) = Secrets::from_settings(&settings, vec![key.into()]).unwrap();
     // A k3s stick carries its node password (inspect reports its absence).
     secrets.k3s_node_password =
-        Some(ephemeros_stick::node_password::NodePassword::generate().unwrap());
+        Some(ephemeros_node::node_password::NodePassword::generate().unwrap());
     let mut components = manifest::components(&secrets);
     components.insert(
         "hostname".into(),

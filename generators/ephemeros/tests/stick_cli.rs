@@ -93,7 +93,7 @@ fn assert_no_secrets(what: &str, text: &str) {
 }
 
 fn full_env_file(s: &Scratch) -> PathBuf {
-    let q = ephemeros_stick::envfile::quote;
+    let q = ephemeros_node::envfile::quote;
     let text = format!(
         "# node 1\nNODE_HOSTNAME=node1\nSSH_KEY_PATH=key.pub\nLOGEXPORT_HOST={}\nLOGEXPORT_PORT=6514\n\
          HEARTBEAT_URL={}\nK3S_TOKEN={}\nK3S_DATASTORE_ENDPOINT={}\nK3S_RESOLV_CONF=\"/run/zone=a/resolv.conf\"\nIGN_PATH={IGN}\n",

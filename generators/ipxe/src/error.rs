@@ -1,5 +1,5 @@
-//! Errors of the boot-script side of this crate (the git side has its own,
-//! [`crate::config_url::ResolveError`]).
+//! Errors of the boot script (the git remote side has its own,
+//! `ephemeros_node::config_url::ResolveError`).
 
 use std::path::PathBuf;
 
@@ -35,8 +35,8 @@ impl Error {
     pub(crate) fn invalid(setting: &'static str, value: &str, problem: impl Into<String>) -> Self {
         Error::InvalidSetting {
             setting,
-            // A URL's credentials are never repeated (see config_url::remote::redact).
-            value: crate::config_url::remote::redact_in_text(value),
+            // A URL's credentials are never repeated (see ephemeros_node::config_url::remote::redact).
+            value: ephemeros_node::config_url::remote::redact_in_text(value),
             problem: problem.into(),
         }
     }
@@ -78,15 +78,5 @@ mod tests {
             chain(&err),
             "cannot read template /nonexistent/t.ipxe: No such file or directory (os error 2)"
         );
-    }
-
-    #[test]
-    fn a_git_failure_names_its_cause_once() {
-        let from_git = crate::config_url::ResolveError::from(crate::config_url::GitError {
-            command: "git rev-parse".into(),
-            message: "boom".into(),
-        });
-        let text = chain(&from_git);
-        assert_eq!(text.matches("boom").count(), 1, "{text}");
     }
 }

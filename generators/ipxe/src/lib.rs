@@ -8,9 +8,7 @@
 //!   it reaches the kernel intact through iPXE and Linux.
 //! - [`script`]: minijinja templates (built in, or the user's) -> script text.
 //! - [`lint`]: a structural check of a rendered script.
-//! - [`config_url`]: git remote -> public raw URL of `ignition.ign`.
 
-pub mod config_url;
 pub mod error;
 pub mod flatcar;
 pub mod kernel_args;

@@ -7,11 +7,12 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use ephemeros_node::envfile;
+use ephemeros_node::manifest::{self, Flatcar, Manifest};
+use ephemeros_node::secrets::Secrets;
 use ephemeros_stick::image::EfiArch;
 use ephemeros_stick::layout::Layout;
-use ephemeros_stick::manifest::{self, Flatcar, Manifest};
-use ephemeros_stick::secrets::Secrets;
-use ephemeros_stick::{envfile, target, StickSpec};
+use ephemeros_stick::{target, StickSpec};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

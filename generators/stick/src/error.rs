@@ -22,18 +22,10 @@ pub enum Error {
     /// The message never repeats a secret value.
     #[error("{name}: {reason}")]
     Invalid { name: String, reason: String },
-    /// A value cannot be written to an `EnvironmentFile=` so that systemd
-    /// reads back exactly the same value.
-    #[error("{key}: {reason}")]
-    Unrepresentable { key: String, reason: String },
-    /// A syntax error in an env file, at `file:line:col`.
-    #[error("{file}:{line}:{col}: {message}")]
-    EnvSyntax {
-        file: String,
-        line: usize,
-        col: usize,
-        message: String,
-    },
+    /// A node setting, env file or secrets file was refused (see
+    /// [`ephemeros_node::Error`]).
+    #[error(transparent)]
+    Node(#[from] ephemeros_node::Error),
     /// The iPXE binary is missing or unsuitable.
     #[error("{0}")]
     Ipxe(String),

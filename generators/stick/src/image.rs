@@ -135,7 +135,10 @@ pub fn build_over(spec: &StickSpec, disk_size: u64, old_secrets: &[Extent]) -> R
     let esp_files: Vec<(String, &[u8])> = vec![
         (format!("EFI/BOOT/{}", spec.arch.boot_file()), spec.ipxe_efi),
         (BOOT_SCRIPT.to_owned(), spec.boot_script.as_bytes()),
-        (crate::manifest::FILE_NAME.to_owned(), spec.manifest_json),
+        (
+            ephemeros_node::manifest::FILE_NAME.to_owned(),
+            spec.manifest_json,
+        ),
     ];
     make_volume(
         &mut disk,

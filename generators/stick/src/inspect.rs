@@ -11,14 +11,14 @@ use std::io::Read;
 
 use serde::Serialize;
 
-use crate::envfile;
 use crate::error::{Error, Result};
 use crate::image::{BOOT_SCRIPT, ESP_NAME, SECRETS_NAME};
 use crate::layout::SECTOR;
-use crate::manifest::{self, Manifest};
-use crate::secrets::files;
 use crate::slice::Slice;
 use crate::sparse::SparseDisk;
+use ephemeros_node::envfile;
+use ephemeros_node::manifest::{self, Manifest};
+use ephemeros_node::secrets::files;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {

@@ -131,7 +131,7 @@ fn mtools_see_the_files_and_labels() {
         );
     }
     let out = run_tool("mtype", &["-i", &secrets, "::/k3s_env"]).unwrap();
-    let parsed = ephemeros_stick::envfile::parse(&out.stdout, "k3s_env").unwrap();
+    let parsed = ephemeros_node::envfile::parse(&out.stdout, "k3s_env").unwrap();
     assert_eq!(
         parsed.iter().find(|e| e.key == "K3S_TOKEN").unwrap().value,
         TOKEN

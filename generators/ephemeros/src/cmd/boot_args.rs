@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use ephemeros_ipxe::config_url::{self, ConfigSource, Forge, ResolveOptions};
 use ephemeros_ipxe::{Arch, BootSettings, Channel, OnFailure};
+use ephemeros_node::config_url::{self, ConfigSource, Forge, ResolveOptions};
 
 /// Boot-script settings shared by `ipxe` and `build-stick`.
 #[derive(clap::Args, Clone, Debug)]

@@ -66,7 +66,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
 /// built before remotes were redacted carry a git token in `ephemeros.json`
 /// (`https://TOKEN@github.com/…`); it is shown only with --show-secrets.
 fn strip_credentials(report: &mut Report) {
-    use ephemeros_ipxe::config_url::remote::{redact, redact_in_text};
+    use ephemeros_node::config_url::remote::{redact, redact_in_text};
     if let Some(m) = &mut report.manifest {
         if let Some(c) = &mut m.config {
             c.repository = redact(&c.repository);

@@ -18,7 +18,7 @@ use super::boot_args::BootArgs;
 fn first_ssh_key(path: &Path) -> Result<String> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the SSH public key {}", path.display()))?;
-    let keys = ephemeros_stick::validate::ssh_public_keys(&path.display().to_string(), &text)?;
+    let keys = ephemeros_node::validate::ssh_public_keys(&path.display().to_string(), &text)?;
     keys.into_iter()
         .next()
         .with_context(|| format!("{} holds no SSH public key", path.display()))

@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use ephemeros_node::manifest::{self, ConfigRef, Flatcar, Manifest};
+use ephemeros_node::node_password::NodePassword;
+use ephemeros_node::secrets::Secrets;
 use ephemeros_stick::image::EfiArch;
 use ephemeros_stick::layout::Layout;
-use ephemeros_stick::manifest::{self, ConfigRef, Flatcar, Manifest};
-use ephemeros_stick::node_password::NodePassword;
-use ephemeros_stick::secrets::Secrets;
 use ephemeros_stick::{ipxe_efi, StickSpec};
 
 pub const TOKEN: &str = "K10-distinctive-token-$`\"\\'-7f3a9";

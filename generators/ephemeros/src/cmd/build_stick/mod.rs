@@ -11,13 +11,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 use ephemeros_ipxe::{Arch, BootSettings};
+use ephemeros_node::inputs::{self, Source};
+use ephemeros_node::manifest::{self, ConfigRef, Flatcar, Manifest};
+use ephemeros_node::reproduce::Reproduce;
+use ephemeros_node::secrets::{self, Secrets};
 use ephemeros_stick::device::{self, Phase, SystemRoots};
 use ephemeros_stick::image::EfiArch;
-use ephemeros_stick::inputs::{self, Source};
 use ephemeros_stick::layout::{human_size, parse_size, Layout, MIB};
-use ephemeros_stick::manifest::{self, ConfigRef, Flatcar, Manifest};
-use ephemeros_stick::reproduce::Reproduce;
-use ephemeros_stick::secrets::{self, Secrets};
 use ephemeros_stick::{ipxe_efi, target, timestamp, StickSpec};
 
 use super::boot_args::BootArgs;
@@ -287,8 +287,8 @@ fn origin_of(args: &Args, key: &str) -> String {
 }
 
 /// A setting's error, re-addressed to where the user set it.
-fn in_users_words(args: &Args, err: ephemeros_stick::Error) -> anyhow::Error {
-    use ephemeros_stick::Error;
+fn in_users_words(args: &Args, err: ephemeros_node::Error) -> anyhow::Error {
+    use ephemeros_node::Error;
     match err {
         Error::Invalid { name, reason } => {
             anyhow::anyhow!("{}: {reason}", origin_of(args, &name))
@@ -307,7 +307,7 @@ fn prepare(args: &Args, layout: Layout) -> Result<Contents> {
     let key_text = std::fs::read_to_string(&key_file)
         .with_context(|| format!("cannot read the SSH public key {}", key_file.display()))?;
     let ssh_keys =
-        ephemeros_stick::validate::ssh_public_keys(&key_file.display().to_string(), &key_text)?;
+        ephemeros_node::validate::ssh_public_keys(&key_file.display().to_string(), &key_text)?;
 
     let (mut secrets, warnings) =
         Secrets::from_settings(&source.settings, ssh_keys).map_err(|e| in_users_words(args, e))?;

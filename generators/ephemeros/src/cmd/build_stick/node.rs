@@ -6,10 +6,10 @@ use std::io::{Seek, SeekFrom};
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
-use ephemeros_ipxe::config_url::ConfigSource;
-use ephemeros_stick::node_password::NodePassword;
-use ephemeros_stick::secrets::{self, files, Secrets};
-use ephemeros_stick::{inputs, k3s_vars};
+use ephemeros_node::config_url::ConfigSource;
+use ephemeros_node::node_password::NodePassword;
+use ephemeros_node::secrets::{self, files, Secrets};
+use ephemeros_node::{inputs, k3s_vars};
 
 /// `build-stick K3S_TOKEN=… /dev/sdb` makes the setting the TARGET (and
 /// the device an extra argument); an image file named after a secret, and a

@@ -58,8 +58,13 @@ impl fmt::Display for Forge {
     }
 }
 
+/// A `--forge` value that names no forge this crate knows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown forge {0:?}; expected one of: github, gitlab, gitea (also forgejo, codeberg), bitbucket, sourcehut")]
+pub struct UnknownForge(pub String);
+
 impl FromStr for Forge {
-    type Err = crate::ParseEnumError;
+    type Err = UnknownForge;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
@@ -68,12 +73,7 @@ impl FromStr for Forge {
             "gitea" | "forgejo" | "codeberg" => Ok(Forge::Gitea),
             "bitbucket" => Ok(Forge::Bitbucket),
             "sourcehut" | "srht" => Ok(Forge::SourceHut),
-            _ => Err(crate::ParseEnumError {
-                what: "forge",
-                given: s.to_string(),
-                expected: "github, gitlab, gitea (also forgejo, codeberg), bitbucket, sourcehut"
-                    .to_string(),
-            }),
+            _ => Err(UnknownForge(s.to_string())),
         }
     }
 }

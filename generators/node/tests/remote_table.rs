@@ -1,6 +1,6 @@
 //! Remote spellings -> raw-file URLs of ignition.ign, for every forge.
 
-use ephemeros_ipxe::config_url::{derive_url, DeriveError, Forge, Ref};
+use ephemeros_node::config_url::{derive_url, DeriveError, Forge, Ref};
 
 const GH: &str = "https://raw.githubusercontent.com/acme/fleet/main/ignition.ign";
 const GL: &str = "https://gitlab.com/acme/infra/k3s/fleet/-/raw/main/ignition.ign";

@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Command;
 
-use ephemeros_ipxe::config_url::{resolve, ResolveOptions};
+use ephemeros_node::config_url::{resolve, ResolveOptions};
 
 fn real_git() -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)

@@ -182,7 +182,7 @@ fn split_port(host_port: &str) -> Result<(&str, Option<u16>), ParseRemoteError> 
 }
 
 fn percent_decode(segment: &str) -> Result<String, ParseRemoteError> {
-    let bytes = ephemeros_node::percent::decode(segment)
+    let bytes = crate::percent::decode(segment)
         .map_err(|_| ParseRemoteError(format!("bad percent escape in {segment:?}")))?;
     String::from_utf8(bytes)
         .map_err(|_| ParseRemoteError(format!("{segment:?} is not UTF-8 once decoded")))

@@ -7,7 +7,7 @@ use crate::envfile;
 use crate::error::Result;
 use crate::manifest::ConfigRef;
 use crate::node_password::NodePassword;
-use ephemeros_node::shell::quote;
+use crate::shell::quote;
 
 /// Inputs of the script.
 #[derive(Debug, Clone)]

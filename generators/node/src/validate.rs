@@ -5,9 +5,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::error::{Error, Result};
 
-/// A node hostname ([`ephemeros_node::Hostname`]'s one rule).
+/// A node hostname ([`crate::Hostname`]'s one rule).
 pub fn node_hostname(name: &str, value: &str) -> Result<()> {
-    ephemeros_node::Hostname::parse(value)
+    crate::Hostname::parse(value)
         .map(drop)
         .map_err(|why| Error::invalid(name, format!("`{value}` {why}")))
 }
@@ -174,10 +174,10 @@ pub fn curl_url(name: &str, value: &str, schemes: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// OpenSSH public key lines for `authorized_keys` ([`ephemeros_node::SshKey`]'s
+/// OpenSSH public key lines for `authorized_keys` ([`crate::SshKey`]'s
 /// one rule); errors name `source`, and `source:line` for a bad line.
 pub fn ssh_public_keys(source: &str, text: &str) -> Result<Vec<String>> {
-    use ephemeros_node::{SshKey, SshKeyError};
+    use crate::{SshKey, SshKeyError};
     match SshKey::parse_all(text) {
         Ok(keys) => Ok(keys.into_iter().map(|k| k.as_str().to_owned()).collect()),
         Err(e @ SshKeyError::NotAKeyLine(line)) => {

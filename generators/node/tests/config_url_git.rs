@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ephemeros_ipxe::config_url::{resolve, Forge, ResolveError, ResolveOptions};
+use ephemeros_node::config_url::{resolve, Forge, ResolveError, ResolveOptions};
 
 struct Repo {
     _dir: tempfile::TempDir,

@@ -313,3 +313,27 @@ fn path_in_repo(dir: &Path, file: &str, toplevel: &Path) -> Result<String, Resol
     }
     Ok(parts.join("/"))
 }
+
+#[cfg(test)]
+mod tests {
+    /// The message as anyhow's `{:#}` shows it: each cause appended.
+    fn chain(err: &dyn std::error::Error) -> String {
+        let mut out = err.to_string();
+        let mut cause = err.source();
+        while let Some(c) = cause {
+            out.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        out
+    }
+
+    #[test]
+    fn a_git_failure_names_its_cause_once() {
+        let from_git = super::ResolveError::from(super::GitError {
+            command: "git rev-parse".into(),
+            message: "boom".into(),
+        });
+        let text = chain(&from_git);
+        assert_eq!(text.matches("boom").count(), 1, "{text}");
+    }
+}

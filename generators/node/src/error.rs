@@ -1,0 +1,42 @@
+//! The node layer's typed errors. Messages name the input at fault and
+//! never contain a secret value: callers print them as they are.
+
+use std::io;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An I/O step failed; `what` says which step and on which path.
+    #[error("{what}")]
+    Io {
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+    /// A setting's value is not acceptable (a bad hostname, port, URL, …).
+    /// The message never repeats a secret value.
+    #[error("{name}: {reason}")]
+    Invalid { name: String, reason: String },
+    /// A value cannot be written to an `EnvironmentFile=` so that systemd
+    /// reads back exactly the same value.
+    #[error("{key}: {reason}")]
+    Unrepresentable { key: String, reason: String },
+    /// A syntax error in an env file, at `file:line:col`.
+    #[error("{file}:{line}:{col}: {message}")]
+    EnvSyntax {
+        file: String,
+        line: usize,
+        col: usize,
+        message: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn invalid(name: &str, reason: impl Into<String>) -> Error {
+        Error::Invalid {
+            name: name.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
