@@ -86,7 +86,6 @@ pub fn kernel_args(settings: &BootSettings) -> Result<Vec<String>, Error> {
     }
     args.push(ignition_url_arg(&settings.ignition_url)?);
     if let Some(hostname) = &settings.hostname {
-        validate_hostname(hostname)?;
         args.push(format!("systemd.hostname={hostname}"));
     }
     if let Some(key) = &settings.ssh_key {
@@ -136,7 +135,6 @@ pub fn expected_proc_cmdline(settings: &BootSettings) -> Result<String, Error> {
 }
 
 const IGNITION_URL: &str = "Ignition config URL";
-const HOSTNAME: &str = "hostname";
 const SSH_KEY: &str = "SSH public key";
 const CONSOLE: &str = "console argument";
 const EXTRA: &str = "extra kernel argument";
@@ -229,14 +227,6 @@ pub fn has_userinfo(url: &str) -> bool {
         let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         rest[..authority_end].contains('@')
     })
-}
-
-/// A node hostname ([`ephemeros_node::Hostname`]'s one rule, the same
-/// `build-stick` applies).
-pub fn validate_hostname(hostname: &str) -> Result<(), Error> {
-    ephemeros_node::Hostname::parse(hostname)
-        .map(drop)
-        .map_err(|why| Error::invalid(HOSTNAME, hostname, why.to_string()))
 }
 
 /// `sshkey="<key>"`: the key is quoted so that Linux keeps its spaces.

@@ -151,7 +151,9 @@ pub struct BootSettings {
     pub base_url: Option<String>,
     /// `ignition.config.url=` on the kernel command line.
     pub ignition_url: String,
-    pub hostname: Option<String>,
+    /// `systemd.hostname=`; a [`Hostname`](ephemeros_node::Hostname) is
+    /// valid wherever it goes.
+    pub hostname: Option<ephemeros_node::Hostname>,
     /// An OpenSSH public key line, passed as `sshkey="…"`.
     pub ssh_key: Option<String>,
     /// `console=` arguments, e.g. `["ttyS0,115200n8", "tty0"]`.

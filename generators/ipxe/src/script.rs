@@ -163,7 +163,7 @@ pub fn context(settings: &BootSettings) -> Result<Context, Error> {
         kernel_args: args.join(" "),
         kernel_arg_list: args,
         ignition_url: settings.ignition_url.clone(),
-        hostname: settings.hostname.clone(),
+        hostname: settings.hostname.as_ref().map(ToString::to_string),
         on_failure: settings.on_failure.as_str(),
         fallback: fallback.as_str(),
         dhcp_attempts: settings.dhcp_attempts,

@@ -28,7 +28,7 @@ fn golden_cases() -> Vec<(&'static str, BootSettings)> {
                 channel: Channel::Lts,
                 arch: Arch::Arm64,
                 release: "4081.2.0".into(),
-                hostname: Some("node-1".into()),
+                hostname: Some("node-1".parse().unwrap()),
                 ssh_key: Some(KEY.into()),
                 console: vec!["ttyAMA0,115200n8".into(), "tty0".into()],
                 extra_kernel_args: vec!["flatcar.autologin".into(), "label=\"rack 3\"".into()],
@@ -110,7 +110,7 @@ fn every_combination_is_well_formed() {
                             ..base()
                         };
                         if full {
-                            s.hostname = Some("n1".into());
+                            s.hostname = Some("n1".parse().unwrap());
                             s.ssh_key = Some(KEY.into());
                             s.console = vec!["ttyS0,115200n8".into()];
                             s.extra_kernel_args = vec!["quiet".into()];

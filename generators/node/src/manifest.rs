@@ -81,7 +81,7 @@ pub fn components(secrets: &crate::secrets::Secrets) -> BTreeMap<String, Compone
     put(
         "hostname",
         secrets.hostname.is_some(),
-        secrets.hostname.clone(),
+        secrets.hostname.as_ref().map(ToString::to_string),
     );
     put(
         "ssh",

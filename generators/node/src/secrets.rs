@@ -95,7 +95,7 @@ pub struct Heartbeat {
 /// Everything node-specific on the stick.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Secrets {
-    pub hostname: Option<String>,
+    pub hostname: Option<crate::Hostname>,
     /// `authorized_keys` lines for user `core`.
     pub ssh_keys: Vec<String>,
     pub k3s: Option<K3s>,
@@ -131,10 +131,7 @@ impl Secrets {
         let mut warnings = Vec::new();
 
         let hostname = match get(HOSTNAME) {
-            Some(h) => {
-                validate::node_hostname(HOSTNAME, h)?;
-                Some(h.to_owned())
-            }
+            Some(h) => Some(validate::node_hostname(HOSTNAME, h)?),
             None => {
                 warnings.push(format!(
                     "hostname: {HOSTNAME} not given: the node keeps the hostname DHCP or Flatcar gives it"
@@ -278,7 +275,7 @@ impl Secrets {
     pub fn settings(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
         if let Some(h) = &self.hostname {
-            out.push((HOSTNAME.to_owned(), h.clone()));
+            out.push((HOSTNAME.to_owned(), h.to_string()));
         }
         if let Some(l) = &self.logexport {
             out.push((LOGEXPORT_HOST.to_owned(), l.host.clone()));

@@ -6,10 +6,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use crate::error::{Error, Result};
 
 /// A node hostname ([`crate::Hostname`]'s one rule).
-pub fn node_hostname(name: &str, value: &str) -> Result<()> {
-    crate::Hostname::parse(value)
-        .map(drop)
-        .map_err(|why| Error::invalid(name, format!("`{value}` {why}")))
+pub fn node_hostname(name: &str, value: &str) -> Result<crate::Hostname> {
+    crate::Hostname::parse(value).map_err(|why| Error::invalid(name, format!("`{value}` {why}")))
 }
 
 /// An RFC 1123 host name (any case), or the reason it is not one.

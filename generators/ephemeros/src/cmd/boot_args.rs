@@ -201,12 +201,11 @@ impl BootArgs {
     pub fn settings(
         &self,
         ignition_url: Option<&str>,
-        hostname: Option<String>,
+        hostname: Option<ephemeros_node::Hostname>,
         ssh_key: Option<String>,
     ) -> Result<(BootSettings, Option<ConfigSource>)> {
         // An empty variable means "not set", as it did for the original
         // shell tools (`IGN_PATH= ephemeros …`).
-        let hostname = hostname.filter(|h| !h.is_empty());
         let (ignition_url, source) = match ignition_url.filter(|u| !u.is_empty()) {
             Some(url) => (url.to_string(), None),
             None => {

@@ -133,9 +133,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .filter(|p| !p.as_os_str().is_empty())
         .map(first_ssh_key)
         .transpose()?;
+    // An empty NODE_HOSTNAME means "not set", as for the original shell tools.
+    let hostname = match args.hostname.as_deref().filter(|h| !h.is_empty()) {
+        Some(h) => Some(ephemeros_node::Hostname::parse(h).map_err(|why| {
+            anyhow::anyhow!("invalid hostname {h:?} (--hostname or NODE_HOSTNAME): {why}")
+        })?),
+        None => None,
+    };
     let (settings, _source) =
         args.boot
-            .settings(args.ignition_url.as_deref(), args.hostname.clone(), ssh_key)?;
+            .settings(args.ignition_url.as_deref(), hostname, ssh_key)?;
 
     let template = match &args.template {
         Some(path) => Template::from_file(path)?,

@@ -99,7 +99,7 @@ fn key_with_spaces_and_url_with_query_reach_the_kernel_intact() {
     let url = "https://cfg.example/ign?node=a%20b&token=x%2Fy&v=1;2";
     s.ignition_url = url.into();
     s.ssh_key = Some(format!("{KEY}\n"));
-    s.hostname = Some("node-1.lab".into());
+    s.hostname = Some("node-1.lab".parse().unwrap());
     s.console = vec!["ttyS0,115200n8".into(), "tty0".into()];
     s.extra_kernel_args = vec!["flatcar.autologin".into(), "foo=\"two words\"".into()];
 
@@ -208,26 +208,6 @@ fn unsafe_urls_are_rejected() {
         let e = err(&s);
         assert!(e.starts_with("invalid Ignition config URL"), "{url:?}: {e}");
         assert!(e.contains(expected), "{url:?}: {e}");
-    }
-}
-
-#[test]
-fn hostnames() {
-    for ok in ["a", "node1", "node-1.example.com", &"a".repeat(63)] {
-        validate_hostname(ok).unwrap();
-    }
-    for bad in [
-        "",
-        "-a",
-        "a-",
-        "a..b",
-        "a_b",
-        "a b",
-        "n\u{f6}de",
-        &"a.".repeat(40),
-    ] {
-        let e = validate_hostname(bad).unwrap_err().to_string();
-        assert!(e.starts_with("invalid hostname"), "{bad:?}: {e}");
     }
 }
 

@@ -95,7 +95,7 @@ pub fn boot(
                 .trim_end_matches('\n')
                 .to_owned()
         });
-    let want = ephemeros_ipxe::expected_proc_cmdline(&sc.boot_settings())?;
+    let want = ephemeros_ipxe::expected_proc_cmdline(&sc.boot_settings()?)?;
     c.check(
         "/proc/cmdline is exactly what the script intended",
         cmdline.as_deref() == Some(want.as_str()),

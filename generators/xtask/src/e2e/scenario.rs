@@ -113,18 +113,23 @@ impl Scenario {
 
     /// The same settings as the ipxe crate sees them, for the expected
     /// kernel command line.
-    pub fn boot_settings(&self) -> BootSettings {
-        BootSettings {
+    pub fn boot_settings(&self) -> anyhow::Result<BootSettings> {
+        let hostname = self
+            .hostname()
+            .map(ephemeros_node::Hostname::parse)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("the scenario's hostname {e}"))?;
+        Ok(BootSettings {
             base_url: Some(self.flatcar_base_url()),
             ignition_url: self.ignition_url(),
-            hostname: self.hostname().map(str::to_owned),
+            hostname,
             ssh_key: Some(self.ssh_key.clone()),
             console: vec![CONSOLE.into()],
             on_failure: OnFailure::Poweroff,
             download_attempts: DOWNLOAD_ATTEMPTS,
             retry_pause_secs: RETRY_PAUSE_SECS,
             ..BootSettings::default()
-        }
+        })
     }
 
     /// The K3S_* variables of the stick, exactly.

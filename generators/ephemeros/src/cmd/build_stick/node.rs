@@ -104,7 +104,7 @@ pub(super) fn node_password(
             &path.display().to_string(),
         )?));
     }
-    if let Some(kept) = password_on_target(target, secrets.hostname.as_deref()) {
+    if let Some(kept) = password_on_target(target, secrets.hostname.as_ref().map(|h| h.as_str())) {
         eprintln!(
             "k3s: keeping the node password of the stick being replaced (same hostname), \
              so the cluster still knows the node"

@@ -398,7 +398,7 @@ fn boot_chain(c: &mut Checks, log: &str, reqs: &[server::Request]) {
 /// The kernel command line, exactly as the stick's script means it.
 fn cmdline(c: &mut Checks, g: &Guest, sc: &Scenario) -> Result<()> {
     let got = g.out("cat /proc/cmdline")?;
-    let want = ephemeros_ipxe::expected_proc_cmdline(&sc.boot_settings())?;
+    let want = ephemeros_ipxe::expected_proc_cmdline(&sc.boot_settings()?)?;
     c.check(
         "/proc/cmdline is exactly what the script intended",
         got == want,
