@@ -25,29 +25,11 @@ const WAIT: Duration = Duration::from_secs(20);
 
 /// Prints the entries of $FAKE_DIR/journal.json (one JSON object a line)
 /// after --after-cursor=, then waits like `journalctl --follow`.
-const FAKE_JOURNALCTL: &str = r#"#!/bin/bash
-after=''
-for arg; do
-  case $arg in --after-cursor=*) after=${arg#--after-cursor=} ;; esac
-done
-printf '%s\0' "$@" >"$FAKE_DIR/journalctl.args"
-found=''
-[[ -z $after ]] && found=1
-while IFS= read -r entry; do
-  [[ -n $found ]] && printf '%s\n' "$entry"
-  [[ $(jq -r .__CURSOR <<<"$entry") == "$after" ]] && found=1
-done <"$FAKE_DIR/journal.json"
-exec sleep 600
-"#;
+const FAKE_JOURNALCTL: &str = include_str!("fakes/journalctl.sh");
 
 /// Records its arguments, reports a verified connection the way
 /// `openssl s_client -brief` does, and keeps what it is sent.
-const FAKE_OPENSSL: &str = r#"#!/bin/bash
-printf '%s\0' "$@" >"$FAKE_DIR/openssl.args"
-echo "CONNECTION ESTABLISHED" >&2
-echo "Verification: OK" >&2
-cat >>"$FAKE_DIR/received"
-"#;
+const FAKE_OPENSSL: &str = include_str!("fakes/openssl.sh");
 
 struct Entry {
     cursor: String,
