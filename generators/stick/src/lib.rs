@@ -9,11 +9,11 @@
 //! Nothing here needs root, mounts anything or runs external tools; only
 //! opening a block device for writing needs privileges.
 
+pub mod atomic_file;
 pub mod device;
 pub mod error;
 mod fatfix;
 pub mod image;
-pub mod image_file;
 pub mod inspect;
 pub mod ipxe_efi;
 pub mod layout;

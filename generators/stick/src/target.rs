@@ -195,7 +195,7 @@ pub fn verify_plan(file: &File, disk: &SparseDisk, progress: Progress) -> Result
 }
 
 /// Writes an image file (mode 0600), filled sparsely and synced, under
-/// `path` only once complete: see [`crate::image_file`] for how no name
+/// `path` only once complete: see [`crate::atomic_file`] for how no name
 /// ever holds a partial image or stray secrets. Returns the bytes written.
 pub fn write_image_file(path: &Path, disk: &SparseDisk) -> Result<u64> {
     let dir = match path.parent() {
@@ -213,7 +213,7 @@ pub fn write_image_file(path: &Path, disk: &SparseDisk) -> Result<u64> {
         return Err(Error::invalid(&dir.display().to_string(), reason));
     }
     let shown = path.display().to_string();
-    crate::image_file::create(path, &|file| {
+    crate::atomic_file::create_private(path, &|file| {
         file.set_len(disk.len())
             .map_err(Error::io(format!("sizing the image {shown}")))?;
         write_plan(file, disk, &mut |_, _| {})

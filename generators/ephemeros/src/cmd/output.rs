@@ -6,9 +6,11 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 /// Writes `bytes` to `path` the way a user who names an output expects:
-/// - a regular file (or a new one) is replaced through a temporary file in
-///   the same directory, synced, then renamed into place, so a failure or
-///   an interrupt never leaves a half-written config or script;
+/// - a regular file (or a new one) is replaced in one step by the one
+///   atomic writer, `ephemeros_stick::atomic_file::replace` (a temporary
+///   in the same directory, synced, renamed into place, removed on any
+///   error or catchable signal), so a failure or an interrupt never leaves
+///   a half-written config or script;
 /// - a symbolic link is followed (to its final target, which may not exist
 ///   yet) and that target is replaced; the link stays a link;
 /// - a device, FIFO or socket (`-o /dev/null`, `-o /dev/stdout`, a pipe) is
@@ -31,7 +33,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         }
         _ => {}
     }
-    replace_file(&target, bytes).with_context(|| {
+    ephemeros_stick::atomic_file::replace(&target, 0o666, bytes).with_context(|| {
         if target == path {
             format!("cannot write {}", path.display())
         } else {
@@ -41,30 +43,6 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
                 path.display()
             )
         }
-    })
-}
-
-fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let name = path.file_name().ok_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path names no file")
-    })?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let write = || -> std::io::Result<()> {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
     })
 }
 

@@ -1,6 +1,8 @@
-//! Creating an image file so that no name ever holds a partial image, and
-//! no name the user did not give ever holds secret bytes, whatever kills
-//! the build.
+//! The one atomic file writer, with two guarantees for two kinds of output.
+//!
+//! [`create_private`] (stick images, which hold the node's secrets): no
+//! name ever holds a partial image, and no name the user did not give ever
+//! holds secret bytes, whatever kills the build.
 //!
 //! - Where the filesystem supports it (Linux 3.11+, ext4, xfs, btrfs,
 //!   tmpfs, …), the image is written to an unnamed file (`O_TMPFILE`) and
@@ -17,6 +19,11 @@
 //!   target once its process is gone.
 //!
 //! `EPHEMEROS_IMAGE_TMPFILE=0` forces the second way (tests use it).
+//!
+//! [`replace`] (public outputs: `ignition.ign`, a boot script): readers see
+//! the old file or the new one, never a mix, because the new one is
+//! renamed over the old (the unnamed-file way cannot replace a file in one
+//! step). It uses the same named temporary, cleaned up the same way.
 
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::{File, OpenOptions};
@@ -44,9 +51,9 @@ const FATAL_SIGNALS: [libc::c_int; 12] = [
     libc::SIGPROF,
 ];
 
-/// Creates the complete image at `path` with `fill`, which writes and
-/// syncs the file it is given.
-pub fn create(path: &Path, fill: &dyn Fn(&File) -> Result<()>) -> Result<()> {
+/// Creates the complete file at `path` (mode 0600) with `fill`, which
+/// writes and syncs the file it is given.
+pub fn create_private(path: &Path, fill: &dyn Fn(&File) -> Result<()>) -> Result<()> {
     let (dir, name) = split(path)?;
     remove_stale_temporaries(&dir, &name);
     // linkat names an unnamed file through /proc (AT_EMPTY_PATH would need
@@ -73,7 +80,20 @@ pub fn create(path: &Path, fill: &dyn Fn(&File) -> Result<()>) -> Result<()> {
             }
         }
     }
-    named_temporary(&dir, &name, path, fill)
+    named_temporary(&dir, &name, path, 0o600, fill)
+}
+
+/// Replaces `path` (a regular file, or none yet) with `bytes` in one step,
+/// created with `mode` (less the umask); synced before the rename.
+pub fn replace(path: &Path, mode: u32, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let (dir, name) = split(path)?;
+    remove_stale_temporaries(&dir, &name);
+    named_temporary(&dir, &name, path, mode, &|mut file: &File| {
+        file.write_all(bytes)
+            .and_then(|()| file.sync_all())
+            .map_err(Error::io(format!("writing {}", path.display())))
+    })
 }
 
 fn split(path: &Path) -> Result<(PathBuf, OsString)> {
@@ -261,6 +281,7 @@ fn named_temporary(
     dir: &Path,
     name: &OsStr,
     path: &Path,
+    mode: u32,
     fill: &dyn Fn(&File) -> Result<()>,
 ) -> Result<()> {
     let tmp = dir.join(temporary_name(name, std::process::id()));
@@ -268,7 +289,7 @@ fn named_temporary(
     // Armed before the file exists, and disarmed only after it is renamed
     // or removed, so no moment has it without cleanup.
     let cleanup = CleanupOnSignal::arm(&tmp_c);
-    let result = fill_and_rename(&tmp, path, fill);
+    let result = fill_and_rename(&tmp, path, mode, fill);
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -277,11 +298,16 @@ fn named_temporary(
     result
 }
 
-fn fill_and_rename(tmp: &Path, path: &Path, fill: &dyn Fn(&File) -> Result<()>) -> Result<()> {
+fn fill_and_rename(
+    tmp: &Path,
+    path: &Path,
+    mode: u32,
+    fill: &dyn Fn(&File) -> Result<()>,
+) -> Result<()> {
     let file = OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(0o600)
+        .mode(mode)
         .open(tmp)
         .map_err(Error::io(format!("creating {}", tmp.display())))?;
     fill(&file)?;
