@@ -3,7 +3,15 @@
 mod common;
 
 use common::*;
-use ephemeros_stick::layout::MIB;
+use ephemeros_stick::layout::{Extent, MIB};
+
+/// Where the library's default layout puts the ESP and the secrets (on any
+/// disk at least its minimum size: both sit at the start).
+fn default_extents() -> (Extent, Extent) {
+    let layout = ephemeros_stick::Layout::default();
+    let placed = layout.place(layout.min_disk_size()).unwrap();
+    (placed.esp, placed.secrets)
+}
 
 /// Copies a byte range of the image to its own file (fsck.fat works on a
 /// whole file).
@@ -35,10 +43,22 @@ fn sgdisk_verifies_the_partition_table() {
         .map(|l| l.split_whitespace().collect())
         .collect();
     assert_eq!(rows.len(), 2, "{t}");
-    assert_eq!(&rows[0][..3], ["1", "2048", "83967"], "{t}");
+    let lbas = |e: Extent| [e.first_lba(), e.first_lba() + e.sectors() - 1].map(|n| n.to_string());
+    let (e, s) = default_extents();
+    let [esp_first, esp_last] = lbas(e);
+    let [secrets_first, secrets_last] = lbas(s);
+    assert_eq!(
+        &rows[0][..3],
+        ["1", esp_first.as_str(), esp_last.as_str()],
+        "{t}"
+    );
     assert_eq!(rows[0][5], "EF00", "{t}");
     assert_eq!(rows[0][6], "EFI", "{t}");
-    assert_eq!(&rows[1][..3], ["2", "83968", "86015"], "{t}");
+    assert_eq!(
+        &rows[1][..3],
+        ["2", secrets_first.as_str(), secrets_last.as_str()],
+        "{t}"
+    );
     assert_eq!(rows[1][5], "8300", "{t}");
     assert_eq!(rows[1][6], "secrets", "{t}");
     // The protective MBR: one 0xEE entry from LBA 1 covering the disk.
@@ -64,9 +84,10 @@ fn backup_gpt_sits_at_the_true_end_of_a_big_disk() {
 fn fsck_fat_finds_both_filesystems_clean() {
     let dir = tempfile::tempdir().unwrap();
     let img = build_image(&dir.path().join("stick.img"), None);
+    let (e, s) = default_extents();
     for (name, start, len, fat) in [
-        ("esp", MIB, 40 * MIB, "32"),
-        ("secrets", 41 * MIB, MIB, "12"),
+        ("esp", e.start, e.len, "32"),
+        ("secrets", s.start, s.len, "12"),
     ] {
         let part = dir.path().join(format!("{name}.fat"));
         extract(&img, start, len, &part);
@@ -92,8 +113,9 @@ fn fsck_fat_finds_both_filesystems_clean() {
 fn mtools_see_the_files_and_labels() {
     let dir = tempfile::tempdir().unwrap();
     let img = build_image(&dir.path().join("stick.img"), None);
-    let esp = format!("{}@@{}", img.display(), MIB);
-    let secrets = format!("{}@@{}", img.display(), 41 * MIB);
+    let (e, s) = default_extents();
+    let esp = format!("{}@@{}", img.display(), e.start);
+    let secrets = format!("{}@@{}", img.display(), s.start);
     let Some(out) = run_tool("mdir", &["-i", &esp, "-/", "-b", "::"]) else {
         return;
     };
@@ -191,7 +213,8 @@ fn writing_only_the_plan_over_a_used_stick_leaves_a_clean_stick() {
         return;
     };
     assert!(text(&out).contains("No problems found"), "{}", text(&out));
-    for (name, start, len) in [("esp", MIB, 40 * MIB), ("secrets", 41 * MIB, MIB)] {
+    let (e, s) = default_extents();
+    for (name, start, len) in [("esp", e.start, e.len), ("secrets", s.start, s.len)] {
         let part = dir.path().join(name);
         extract(&path, start, len, &part);
         let Some(out) = run_tool("fsck.fat", &["-n", part.to_str().unwrap()]) else {

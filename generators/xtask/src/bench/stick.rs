@@ -181,58 +181,58 @@ fn time_shell_pipeline(ipxe: &Utf8PathBuf, dir: &camino::Utf8Path) -> Result<(f6
     }
     let img = dir.join("pipeline.img");
     let f = |name: &str| files.join(name).into_string();
-    let esp = format!("{img}@@1M");
-    let sec = format!("{img}@@41M");
+    // The default stick's layout, from the library that makes it.
+    let layout = ephemeros_stick::Layout::default();
+    let placed = layout
+        .place(layout.min_disk_size())
+        .map_err(|e| anyhow::anyhow!("placing the default layout: {e}"))?;
+    let (e, s) = (placed.esp, placed.secrets);
+    let esp = format!("{img}@@{}", e.start);
+    let sec = format!("{img}@@{}", s.start);
+    let kib = |bytes: u64| (bytes / 1024).to_string();
     let steps: Vec<Vec<String>> = vec![
         vec![
             "truncate".into(),
             "-s".into(),
-            "43M".into(),
+            placed.disk_size.to_string(),
             img.to_string(),
         ],
-        [
-            "sgdisk",
-            "-n",
-            "1:2048:+40M",
-            "-t",
-            "1:EF00",
-            "-c",
-            "1:EFI",
-            "-n",
-            "2:0:+1M",
-            "-t",
-            "2:8300",
-            "-c",
-            "2:secrets",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .chain([img.to_string()])
-        .collect(),
-        [
-            "mkfs.fat",
-            "-F",
-            "32",
-            "-n",
-            "EPHEMEROS",
-            "--offset",
-            "2048",
-            img.as_str(),
-            "40960",
-        ]
-        .map(String::from)
-        .to_vec(),
-        [
-            "mkfs.fat",
-            "-n",
-            "SECRETS",
-            "--offset",
-            "83968",
-            img.as_str(),
-            "1024",
-        ]
-        .map(String::from)
-        .to_vec(),
+        vec![
+            "sgdisk".into(),
+            "-n".into(),
+            format!("1:{}:+{}K", e.first_lba(), kib(e.len)),
+            "-t".into(),
+            "1:EF00".into(),
+            "-c".into(),
+            "1:EFI".into(),
+            "-n".into(),
+            format!("2:{}:+{}K", s.first_lba(), kib(s.len)),
+            "-t".into(),
+            "2:8300".into(),
+            "-c".into(),
+            "2:secrets".into(),
+            img.to_string(),
+        ],
+        vec![
+            "mkfs.fat".into(),
+            "-F".into(),
+            "32".into(),
+            "-n".into(),
+            "EPHEMEROS".into(),
+            "--offset".into(),
+            e.first_lba().to_string(),
+            img.to_string(),
+            kib(e.len),
+        ],
+        vec![
+            "mkfs.fat".into(),
+            "-n".into(),
+            "SECRETS".into(),
+            "--offset".into(),
+            s.first_lba().to_string(),
+            img.to_string(),
+            kib(s.len),
+        ],
         ["mmd", "-i", &esp, "::/EFI", "::/EFI/BOOT"]
             .map(String::from)
             .to_vec(),

@@ -67,10 +67,9 @@ pub fn run(sh: &Shell) -> Result<()> {
         cmd!(sh, "{bin} build-stick {common...} --ipxe-efi {ipxe} {img}")
             .quiet()
             .run()?;
-        check_image(sh, &img, &dir, arch)?;
-
-        let esp = format!("{img}@@{MIB}");
-        let secrets = format!("{img}@@{}", 41 * MIB);
+        let [(_, esp_at, _), (_, secrets_at, _)] = check_image(sh, &img, &dir, arch)?;
+        let esp = format!("{img}@@{esp_at}");
+        let secrets = format!("{img}@@{secrets_at}");
         let listing = cmd!(sh, "mdir -i {esp} -/ -b ::").read()?;
         for want in [
             format!("::/EFI/BOOT/{boot_file}"),
@@ -212,7 +211,14 @@ fn device_write(
     Ok(())
 }
 
-fn check_image(sh: &Shell, img: &Utf8Path, dir: &Utf8Path, arch: &str) -> Result<()> {
+/// sgdisk -v and fsck.fat on both partitions; returns (name, offset,
+/// length) of each, from the table.
+fn check_image(
+    sh: &Shell,
+    img: &Utf8Path,
+    dir: &Utf8Path,
+    arch: &str,
+) -> Result<[(String, u64, u64); 2]> {
     let v = cmd!(sh, "sgdisk -v {img}").read()?;
     ensure!(v.contains("No problems found"), "{arch}: sgdisk -v:\n{v}");
     // Where the partitions are comes from the table itself (`sgdisk -p`),
@@ -223,7 +229,8 @@ fn check_image(sh: &Shell, img: &Utf8Path, dir: &Utf8Path, arch: &str) -> Result
         parts.iter().map(|p| p.0.as_str()).eq(["EFI", "secrets"]),
         "{arch}: expected partitions EFI and secrets, sgdisk -p shows:\n{table}"
     );
-    for (name, start, len) in parts {
+    for (name, start, len) in &parts {
+        let (start, len) = (*start, *len);
         let part = dir.join(format!("{arch}-{}.fat", name.to_lowercase()));
         extract(img, start, len, &part)?;
         let out = cmd!(sh, "fsck.fat -n {part}").ignore_status().output()?;
@@ -234,7 +241,9 @@ fn check_image(sh: &Shell, img: &Utf8Path, dir: &Utf8Path, arch: &str) -> Result
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    Ok(())
+    parts
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("{arch}: not two partitions"))
 }
 
 /// (name, byte offset, byte length) of each partition `sgdisk -p` lists.
