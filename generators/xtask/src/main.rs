@@ -9,6 +9,7 @@ mod fetch;
 mod nix_sandbox;
 mod node_model;
 mod standin;
+mod tools;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};

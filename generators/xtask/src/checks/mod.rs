@@ -23,15 +23,6 @@ pub fn run_all(sh: &Shell) -> Result<()> {
     Ok(())
 }
 
-/// A program on PATH, as a shell would find it.
-pub fn which(tool: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(tool))
-            .find(|p| p.is_file())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     /// Every helper script the tests install (fakes, stand-ins, the e2e's

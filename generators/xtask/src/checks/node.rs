@@ -129,19 +129,7 @@ const TOOLS: &[(&str, &str)] = &[
 ];
 
 fn tools() -> Result<String> {
-    let missing: Vec<String> = TOOLS
-        .iter()
-        .filter(|(tool, _)| {
-            !std::process::Command::new("bash")
-                .args(["-c", r#"command -v "$1" >/dev/null"#, "probe", tool])
-                .status()
-                .is_ok_and(|s| s.success())
-        })
-        .map(|(tool, package)| format!("{tool} (Debian package `{package}`)"))
-        .collect();
-    if !missing.is_empty() {
-        bail!("missing: {}", missing.join(", "));
-    }
+    crate::tools::require("the node checks", TOOLS)?;
     Ok(String::new())
 }
 

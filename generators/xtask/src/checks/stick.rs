@@ -24,11 +24,7 @@ const MIB: u64 = 1 << 20;
 const IGN: &str = "https://raw.githubusercontent.com/example/cluster/main/ignition.ign";
 
 pub fn run(sh: &Shell) -> Result<()> {
-    for (tool, package) in TOOLS {
-        if which(tool).is_none() {
-            bail!("{tool} is missing: install the Debian package `{package}`");
-        }
-    }
+    crate::tools::require("the stick check", &TOOLS)?;
     let amd64 = crate::fetch::ensure_ipxe(sh, false)?;
     let arm64 = amd64.with_file_name("ipxe-arm64.efi");
     let bin = crate::ephemeros_bin(sh, crate::Profile::Debug)?;
@@ -279,7 +275,7 @@ fn extract(img: &Utf8Path, start: u64, len: u64, out: &Utf8PathBuf) -> Result<()
     std::fs::write(out, buf).with_context(|| format!("writing {out}"))
 }
 
-use super::which;
+use crate::tools::which;
 
 #[cfg(test)]
 mod tests {

@@ -93,7 +93,8 @@ pub fn add_ignition(a: &mut Archive, busybox: &Utf8Path, ignition: &Utf8Path) ->
     );
     add_binary(a, ignition, "usr/bin/ignition")?;
     for tool in USER_TOOLS {
-        let path = which(tool)?;
+        let path = crate::tools::which(tool)
+            .with_context(|| format!("{tool} not found (Debian package passwd)"))?;
         add_binary(a, &path, &format!("usr/sbin/{tool}"))?;
     }
     // useradd reads its UID/GID ranges here; a build sandbox has no /etc.
@@ -166,16 +167,6 @@ pub fn parse_ldd(text: &str) -> Vec<Utf8PathBuf> {
             path.starts_with('/').then(|| Utf8PathBuf::from(path))
         })
         .collect()
-}
-
-pub(in crate::e2e) fn which(tool: &str) -> Result<Utf8PathBuf> {
-    let path = std::env::var("PATH").unwrap_or_default();
-    let found = path
-        .split(':')
-        .chain(["/usr/sbin", "/sbin"])
-        .map(|d| Utf8Path::new(d).join(tool))
-        .find(|p| p.is_file());
-    found.with_context(|| format!("{tool} not found (Debian package passwd)"))
 }
 
 /// Adds the modules in load order (decompressed: busybox insmod takes plain

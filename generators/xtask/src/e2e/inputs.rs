@@ -55,7 +55,7 @@ pub fn resolve(sh: &Shell) -> Result<Inputs> {
     let module_version = debian::module_version(&modules_root)?;
     let busybox = match var("E2E_BUSYBOX") {
         Some(b) => existing("E2E_BUSYBOX", b)?,
-        None => on_path("busybox")
+        None => crate::tools::which("busybox")
             .context("busybox not found: install busybox-static or set E2E_BUSYBOX")?,
     };
     let ignition = match var("E2E_IGNITION") {
@@ -81,12 +81,4 @@ pub fn resolve(sh: &Shell) -> Result<Inputs> {
         ipxe_efi,
         vm,
     })
-}
-
-fn on_path(name: &str) -> Option<Utf8PathBuf> {
-    std::env::var("PATH")
-        .ok()?
-        .split(':')
-        .map(|d| camino::Utf8Path::new(d).join(name))
-        .find(|p| p.is_file())
 }

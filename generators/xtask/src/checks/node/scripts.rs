@@ -9,8 +9,8 @@ use anyhow::{bail, ensure, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use super::sandbox::Sandbox;
-use crate::checks::which;
 use crate::node_model::NodeConfig;
+use crate::tools::which;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -79,7 +79,6 @@ fn script_with_paths(
 pub fn heartbeat(config: &NodeConfig, dir: Utf8PathBuf) -> Result<()> {
     let sb = Sandbox::new(dir)?;
     let curl = which("curl").context("heartbeat check: curl is needed (Debian package curl)")?;
-    let curl = curl.display();
     sb.fake(
         "curl",
         &format!(
