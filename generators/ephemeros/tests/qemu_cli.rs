@@ -243,3 +243,27 @@ fn trusted_cas_reach_qemu_as_the_firmware_list() {
     assert!(bytes.ends_with(&der));
     assert!(stderr(&out).contains("kept for the printed command"));
 }
+
+#[test]
+fn an_ecdsa_ca_is_taken_with_a_warning() {
+    let ec = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../qemu/tests/fixtures/test-ec-ca.pem"
+    );
+    let fake = FakeQemu::new("cli-trust-ec", "abort", "abort");
+    let out = qemu_with(
+        &fake,
+        &["--print-command", "--accel", "tcg", "--trust-ca", ec],
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("warning: --trust-ca {ec}: an ECDSA")),
+        "{err}"
+    );
+    let rsa = qemu_with(
+        &fake,
+        &["--print-command", "--accel", "tcg", "--trust-ca", TEST_CA],
+    );
+    assert!(!stderr(&rsa).contains("ECDSA"), "{}", stderr(&rsa));
+}

@@ -99,6 +99,35 @@ impl Certificate {
     pub fn der(&self) -> &[u8] {
         &self.der
     }
+
+    /// Whether the certificate's key is an elliptic-curve one (its
+    /// signatures are ECDSA), which iPXE builds before December 2025
+    /// cannot verify.
+    pub fn has_ec_key(&self) -> bool {
+        spki_algorithm(&self.der).is_some_and(|oid| oid == ID_EC_PUBLIC_KEY)
+    }
+}
+
+/// id-ecPublicKey, 1.2.840.10045.2.1 (RFC 5480), as DER contents.
+const ID_EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+
+/// The algorithm OID of the subjectPublicKeyInfo: the seventh field of the
+/// tbsCertificate, or the sixth without the optional version (RFC 5280
+/// 4.1). None where the shape differs (from_der already checked it).
+fn spki_algorithm(der: &[u8]) -> Option<&[u8]> {
+    let (_, cert, _) = tlv(der).ok()?;
+    let (_, mut tbs, _) = tlv(cert).ok()?;
+    let mut fields = Vec::new();
+    while !tbs.is_empty() {
+        let (tag, contents, rest) = tlv(tbs).ok()?;
+        fields.push((tag, contents));
+        tbs = rest;
+    }
+    let skip = usize::from(fields.first()?.0 == EXPLICIT_0);
+    let (_, spki) = *fields.get(skip + 5)?;
+    let (_, algorithm, _) = tlv(spki).ok()?;
+    let (tag, oid, _) = tlv(algorithm).ok()?;
+    (tag == OID).then_some(oid)
 }
 
 /// A file given as a CA certificate that cannot be used as one.
@@ -270,6 +299,7 @@ const SEQUENCE: u8 = 0x30;
 const BIT_STRING: u8 = 0x03;
 const INTEGER: u8 = 0x02;
 const EXPLICIT_0: u8 = 0xa0;
+const OID: u8 = 0x06;
 
 /// Certificate ::= SEQUENCE { tbsCertificate SEQUENCE, signatureAlgorithm
 /// SEQUENCE, signatureValue BIT STRING } (RFC 5280 4.1), and the
@@ -314,6 +344,14 @@ mod tests {
         let mut der = vec![0x30, inner.len() as u8];
         der.extend(inner);
         der
+    }
+
+    #[test]
+    fn an_ec_key_is_told_from_an_rsa_one() {
+        let ec = parse(include_bytes!("../tests/fixtures/test-ec-ca.pem")).unwrap();
+        assert!(ec[0].has_ec_key());
+        assert!(!parse(CA_DER).unwrap()[0].has_ec_key());
+        assert!(!Certificate::from_der(tiny_cert()).unwrap().has_ec_key());
     }
 
     #[test]

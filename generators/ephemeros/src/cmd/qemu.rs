@@ -296,7 +296,16 @@ fn trusted_ca_list(files: &[PathBuf]) -> Result<Option<Vec<u8>>> {
     }
     let mut certs = Vec::new();
     for file in files {
-        certs.extend(cacerts::read_file(file).context("--trust-ca")?);
+        let read = cacerts::read_file(file).context("--trust-ca")?;
+        if read.iter().any(cacerts::Certificate::has_ec_key) {
+            eprintln!(
+                "warning: --trust-ca {}: an ECDSA (elliptic-curve) CA; iPXE builds before \
+                 December 2025, the ones this project ships among them, cannot verify what \
+                 it signs, so a mirror certificate from it fails the handshake",
+                file.display()
+            );
+        }
+        certs.extend(read);
     }
     Ok(Some(cacerts::signature_list(&certs)))
 }
