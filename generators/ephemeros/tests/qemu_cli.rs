@@ -182,3 +182,88 @@ fn a_timeout_exits_124() {
     assert_eq!(out.status.code(), Some(124), "{err}");
     assert!(err.contains("(--timeout)"), "{err}");
 }
+
+const TEST_CA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../qemu/tests/fixtures/test-ca.pem"
+);
+
+#[test]
+fn a_bad_trust_ca_file_is_named_before_qemu_starts() {
+    let fake = FakeQemu::new("cli-trust-bad", "abort", "poweroff");
+    let bad = fake.dir.join("not-a-cert.pem");
+    std::fs::write(&bad, "hello\n").unwrap();
+    let out = qemu_with(
+        &fake,
+        &["--accel", "tcg", "--trust-ca", bad.to_str().unwrap()],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("--trust-ca: {}: no certificate", bad.display())),
+        "{err}"
+    );
+    assert_eq!(fake.starts(), 0);
+}
+
+#[test]
+fn trusted_cas_reach_qemu_as_the_firmware_list() {
+    let der = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../qemu/tests/fixtures/test-ca.der"
+    ))
+    .unwrap();
+    // A run: qemu gets the list from the run's scratch directory.
+    let fake = FakeQemu::new("cli-trust-run", "abort", "poweroff");
+    let out = qemu_with(&fake, &["--accel", "tcg", "--trust-ca", TEST_CA]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let args = fake.args();
+    let (_, after) = args
+        .split_once("-fw_cfg name=etc/edk2/https/cacerts,file=")
+        .unwrap_or_else(|| panic!("no -fw_cfg in {args}"));
+    let list = after.split_whitespace().next().unwrap();
+    assert!(list.ends_with("/cacerts.esl"), "{list}");
+
+    // A printed command names a list that is still there afterwards,
+    // holding the certificate.
+    let fake = FakeQemu::new("cli-trust-print", "abort", "abort");
+    let out = qemu_with(
+        &fake,
+        &["--print-command", "--accel", "tcg", "--trust-ca", TEST_CA],
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (_, after) = text
+        .split_once("-fw_cfg name=etc/edk2/https/cacerts,file=")
+        .unwrap_or_else(|| panic!("no -fw_cfg in {text}"));
+    let kept = std::path::PathBuf::from(after.trim_end());
+    assert!(kept.starts_with(&fake.dir), "{}", kept.display());
+    let bytes = std::fs::read(&kept).unwrap();
+    assert_eq!(bytes.len(), 44 + der.len());
+    assert!(bytes.ends_with(&der));
+    assert!(stderr(&out).contains("kept for the printed command"));
+}
+
+#[test]
+fn an_ecdsa_ca_is_taken_with_a_warning() {
+    let ec = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../qemu/tests/fixtures/test-ec-ca.pem"
+    );
+    let fake = FakeQemu::new("cli-trust-ec", "abort", "abort");
+    let out = qemu_with(
+        &fake,
+        &["--print-command", "--accel", "tcg", "--trust-ca", ec],
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("warning: --trust-ca {ec}: an ECDSA")),
+        "{err}"
+    );
+    let rsa = qemu_with(
+        &fake,
+        &["--print-command", "--accel", "tcg", "--trust-ca", TEST_CA],
+    );
+    assert!(!stderr(&rsa).contains("ECDSA"), "{}", stderr(&rsa));
+}

@@ -69,6 +69,10 @@ pub struct VmSpec {
     pub display: Display,
     /// Exit instead of rebooting: a guest reboot or triple fault ends the run.
     pub no_reboot: bool,
+    /// An EFI signature list of CA certificates (see [`crate::cacerts`]),
+    /// handed to OVMF as fw_cfg `etc/edk2/https/cacerts`: the firmware's
+    /// `TlsCaCertificate`, which iPXE trusts.
+    pub tls_ca_certs: Option<PathBuf>,
     /// Appended verbatim (for experiments; the launcher never needs them).
     pub extra: Vec<OsString>,
 }
@@ -91,6 +95,7 @@ impl VmSpec {
             serial: Serial::Terminal { log: None },
             display: Display::None,
             no_reboot: true,
+            tls_ca_certs: None,
             extra: Vec::new(),
         }
     }
@@ -163,6 +168,10 @@ impl VmSpec {
         }
         if self.no_reboot {
             a.push(["-no-reboot"]);
+        }
+        if let Some(list) = &self.tls_ca_certs {
+            let prefix = format!("name={},file=", crate::cacerts::FW_CFG_NAME);
+            a.pair("-fw_cfg", opt_with_path(&prefix, list));
         }
         a.0.extend(self.extra.iter().cloned());
         a.0
@@ -349,6 +358,19 @@ mod tests {
             "{joined}"
         );
         assert!(!joined.contains("mon:stdio"), "{joined}");
+    }
+
+    #[test]
+    fn a_ca_list_goes_to_the_firmware_by_fw_cfg() {
+        let mut s = spec();
+        assert!(!argv(&s).contains(&"-fw_cfg".to_owned()));
+        s.tls_ca_certs = Some("/run/a,b/cacerts.esl".into());
+        let a = argv(&s);
+        let at = a.iter().position(|w| w == "-fw_cfg").unwrap();
+        assert_eq!(
+            a[at + 1],
+            "name=etc/edk2/https/cacerts,file=/run/a,,b/cacerts.esl"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! - [`console`]: cleaning a serial log of terminal escapes;
 //! - [`fake`]: a stand-in qemu for tests.
 
+pub mod cacerts;
 pub mod command;
 pub mod console;
 pub mod discover;

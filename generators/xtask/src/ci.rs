@@ -37,6 +37,14 @@ pub fn run(sh: &Shell, args: Args) -> Result<()> {
         step("e2e boot test");
         let accel = &args.accel;
         cmd!(sh, "cargo xtask e2e --accel {accel}").run()?;
+        // HTTPS from a mirror with a private CA: two boots of the busybox
+        // stage (the node stage's HTTP and failure boots cover the rest).
+        step("e2e HTTPS boots");
+        cmd!(
+            sh,
+            "cargo xtask e2e --stage initrd --only-https --accel {accel}"
+        )
+        .run()?;
     }
     Ok(())
 }

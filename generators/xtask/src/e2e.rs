@@ -7,7 +7,13 @@
 //!   against loopback stand-ins of the outside world;
 //! - `initrd` (what the Nix check runs): a busybox initramfs where real
 //!   Ignition applies the config, listed back on the console
-//!   (`initramfs.rs`, `init_script.rs`, `markers.rs`, `assertions.rs`).
+//!   (`initramfs.rs`, `init_script.rs`, `markers.rs`, `assertions.rs`);
+//!   besides the HTTP boots (`http_boots.rs`), two over HTTPS from a
+//!   mirror with a private CA (`https.rs`, `https_boots.rs`): the firmware
+//!   holds the CA and the node comes up the same way, or the mirror's
+//!   certificate is from another CA and the script gives up without
+//!   falling back to plain HTTP (`--no-https` skips them, `--only-https`
+//!   runs only them).
 //!
 //! Both: inputs (`inputs.rs`; Debian's archive by default, E2E_* variables
 //! for Nix), sticks from `ephemeros build-stick` with test values for every
@@ -28,6 +34,9 @@
 pub mod assertions;
 mod cpio;
 mod debian;
+mod http_boots;
+mod https;
+mod https_boots;
 mod init_script;
 mod initramfs;
 mod inputs;
@@ -67,9 +76,18 @@ pub struct Args {
     /// Keep the run directory (stick image, initramfs, serial logs)
     #[arg(long)]
     pub keep: bool,
-    /// Skip the failure-case boots (404, server down)
+    /// Skip the failure-case boots (404, server down, untrusted HTTPS)
     #[arg(long)]
     pub no_failure_case: bool,
+    /// Initrd stage: skip the HTTPS boots (for an OVMF built without
+    /// NETWORK_TLS_ENABLE, which ignores the CA list qemu hands it, or an
+    /// iPXE from before March 2025, which does not read it)
+    #[arg(long, conflicts_with = "only_https")]
+    pub no_https: bool,
+    /// Initrd stage: only the HTTPS boots (what CI adds to the node stage,
+    /// which has the HTTP and failure boots of its own)
+    #[arg(long)]
+    pub only_https: bool,
     /// How far the stand-in goes: `node` boots into systemd and checks every
     /// unit; `initrd` stops after Ignition in a busybox initrd (no Debian
     /// userland needed: the Nix check's stage)
@@ -85,6 +103,9 @@ pub struct Args {
 const TAIL_LINES: usize = 80;
 
 pub fn run(sh: &Shell, args: Args) -> Result<()> {
+    if args.stage != "initrd" && (args.no_https || args.only_https) {
+        bail!("--no-https and --only-https are options of --stage initrd (the node stage has no HTTPS boots)");
+    }
     let started = Instant::now();
     let dir = RunDir::create(args.keep)?;
     let result = if args.stage == "initrd" {
@@ -120,6 +141,7 @@ fn run_initrd_stage(sh: &Shell, args: &Args, dir: &Utf8Path) -> Result<()> {
         kind: scenario::Kind::Full,
         ssh_key: scenario::SSH_KEY.into(),
         logs_port: 6514,
+        https_port: None,
     };
 
     let bin = match std::env::var("E2E_EPHEMEROS") {
@@ -152,7 +174,13 @@ fn run_initrd_stage(sh: &Shell, args: &Args, dir: &Utf8Path) -> Result<()> {
     for (target, body) in served.blobs.clone() {
         routes.insert(target, Arc::new(body));
     }
-    let server = server::Server::start(listener, routes)?;
+    let https = match args.no_https {
+        true => None,
+        false => Some(https_boots::Setup::prepare(
+            &bin, &inputs, &sc, &routes, dir,
+        )?),
+    };
+    let server = server::Server::start(listener, routes.clone())?;
     eprintln!(
         "e2e: prepared in {:.1} s (kernel {:.1} MiB, initramfs {:.1} MiB)",
         t.elapsed().as_secs_f64(),
@@ -164,37 +192,51 @@ fn run_initrd_stage(sh: &Shell, args: &Args, dir: &Utf8Path) -> Result<()> {
     let timeout = Duration::from_secs(args.timeout);
     let mut checks = Checks::default();
 
-    eprintln!("e2e: boot 1: the node comes up");
-    let (result, log, _) = boot(
-        &inputs,
-        &stick,
-        &mut accel,
-        dir,
-        "boot",
-        timeout,
-        Launcher::Direct,
-        &BootOpts::default(),
-    )?;
-    eprintln!(
-        "e2e: boot 1 wall time {:.1} s",
-        result.elapsed.as_secs_f64()
-    );
-    let before = checks.failures.len();
-    assertions::boot(
-        &mut checks,
-        &sc,
-        &result,
-        &log,
-        &server.requests(),
-        &expected,
-        &blob_targets,
-    )?;
-    if checks.failures.len() > before {
-        print_tail("boot 1", &log, &result, &accel);
+    let mut next = 1;
+    if !args.only_https {
+        http_boots::http_boot(
+            &inputs,
+            &stick,
+            &mut accel,
+            dir,
+            timeout,
+            &sc,
+            &server,
+            &mut checks,
+            &expected,
+            &blob_targets,
+        )?;
+        next += 1;
     }
 
-    if !args.no_failure_case {
-        failure_boots(
+    let ctx = https_boots::Ctx {
+        inputs: &inputs,
+        dir,
+        timeout,
+        bin: &bin,
+        routes: &routes,
+    };
+    if let Some(h) = &https {
+        h.trusted_boot(
+            &ctx,
+            next,
+            &mut accel,
+            &server,
+            &mut checks,
+            &expected,
+            &blob_targets,
+        )?;
+        next += 1;
+        if !args.no_failure_case {
+            h.untrusted_boot(&ctx, next, &mut accel, &server, &mut checks)?;
+            next += 1;
+        }
+    } else {
+        eprintln!("e2e: HTTPS boots skipped (--no-https)");
+    }
+
+    if !args.no_failure_case && !args.only_https {
+        http_boots::failure_boots(
             &inputs,
             &stick,
             &mut accel,
@@ -203,7 +245,7 @@ fn run_initrd_stage(sh: &Shell, args: &Args, dir: &Utf8Path) -> Result<()> {
             server,
             &bin,
             &mut checks,
-            2,
+            next,
         )?;
     } else {
         drop(server);
@@ -212,86 +254,6 @@ fn run_initrd_stage(sh: &Shell, args: &Args, dir: &Utf8Path) -> Result<()> {
     eprintln!("e2e: {}", checks.summary());
     if !checks.failures.is_empty() {
         bail!("e2e failed:\n  {}", checks.failures.join("\n  "));
-    }
-    Ok(())
-}
-
-/// The two boots where the kernel cannot be had: the server answers 404
-/// (boot `first`), then the server is down (boot `first + 1`, through the
-/// user-facing `ephemeros qemu`). Both must give up and power off.
-#[allow(clippy::too_many_arguments)]
-fn failure_boots(
-    inputs: &inputs::Inputs,
-    stick: &Utf8Path,
-    accel: &mut AccelPlan,
-    dir: &Utf8Path,
-    timeout: Duration,
-    server: server::Server,
-    bin: &Utf8Path,
-    checks: &mut Checks,
-    first: u32,
-) -> Result<()> {
-    let second = first + 1;
-    eprintln!(
-        "e2e: boot {first}: the kernel is missing (404); the script must give up and power off"
-    );
-    server.reset(BTreeMap::new());
-    let (result, log, _) = boot(
-        inputs,
-        stick,
-        accel,
-        dir,
-        "not-found",
-        timeout,
-        Launcher::Direct,
-        &BootOpts::default(),
-    )?;
-    eprintln!(
-        "e2e: boot {first} wall time {:.1} s",
-        result.elapsed.as_secs_f64()
-    );
-    let before = checks.failures.len();
-    assertions::failure(checks, &result, &log, Some(&server.requests()), 0);
-    if checks.failures.len() > before {
-        print_tail(&format!("boot {first}"), &log, &result, accel);
-    }
-
-    eprintln!(
-        "e2e: boot {second} (through `ephemeros qemu`): the server is down; the script must give up and power off"
-    );
-    drop(server);
-    let vars_before = fs::read(&inputs.vm.firmware.vars).ok();
-    let ssh_port = server::bind()?.local_addr()?.port();
-    let launcher = Launcher::Ephemeros { bin, ssh_port };
-    let (result, log, forwarded) = boot(
-        inputs,
-        stick,
-        accel,
-        dir,
-        "server-down",
-        timeout,
-        launcher,
-        &BootOpts::default(),
-    )?;
-    assertions::launcher(checks, &result, ssh_port);
-    checks.check(
-        format!("qemu accepted connections on the forwarded SSH port 127.0.0.1:{ssh_port}"),
-        forwarded == Some(true),
-        || "no connection succeeded while the VM ran".into(),
-    );
-    checks.check(
-        "the OVMF VARS template was not written (-snapshot)",
-        fs::read(&inputs.vm.firmware.vars).ok() == vars_before,
-        || format!("{} changed", inputs.vm.firmware.vars.display()),
-    );
-    eprintln!(
-        "e2e: boot {second} wall time {:.1} s",
-        result.elapsed.as_secs_f64()
-    );
-    let before = checks.failures.len();
-    assertions::failure(checks, &result, &log, None, assertions::LAUNCHER_GAVE_UP);
-    if checks.failures.len() > before {
-        print_tail(&format!("boot {second}"), &log, &result, accel);
     }
     Ok(())
 }
@@ -342,7 +304,12 @@ fn accel_flag(plan: &AccelPlan) -> &'static str {
 #[derive(Clone, Copy)]
 enum Launcher<'a> {
     Direct,
-    Ephemeros { bin: &'a Utf8Path, ssh_port: u16 },
+    Ephemeros {
+        bin: &'a Utf8Path,
+        ssh_port: u16,
+        /// `--trust-ca`: a CA certificate the firmware holds.
+        trust_ca: Option<&'a Utf8Path>,
+    },
 }
 
 /// `ephemeros qemu` gets this long past its own --timeout before the
@@ -356,6 +323,9 @@ pub struct BootOpts<'a> {
     pub forwards: Vec<(u16, u16)>,
     /// qemu is stopped once this is set (a session gave up on the VM).
     pub stop: Option<&'a std::sync::atomic::AtomicBool>,
+    /// The firmware's CA list (an EFI signature list file), as
+    /// `ephemeros qemu --trust-ca` hands it over.
+    pub tls_ca_certs: Option<std::path::PathBuf>,
 }
 
 impl Default for BootOpts<'_> {
@@ -365,6 +335,7 @@ impl Default for BootOpts<'_> {
             memory_mib: 1024,
             forwards: Vec::new(),
             stop: None,
+            tls_ca_certs: None,
         }
     }
 }
@@ -417,6 +388,7 @@ fn boot(
             spec.bus = DiskBus::Usb;
             spec.serial = Serial::File(raw_log.clone().into());
             spec.display = Display::None;
+            spec.tls_ca_certs = opts.tls_ca_certs.clone();
             let vm = run_vm(&spec, accel, Watch::default(), Some(timeout), poll, |n| {
                 eprintln!("e2e: {name}: {n}")
             })?;
@@ -425,10 +397,17 @@ fn boot(
             }
             vm.result
         }
-        Launcher::Ephemeros { bin, ssh_port } => {
+        Launcher::Ephemeros {
+            bin,
+            ssh_port,
+            trust_ca,
+        } => {
             let mut cmd = std::process::Command::new(bin);
-            cmd.arg("qemu")
-                .arg("--accel")
+            cmd.arg("qemu");
+            if let Some(ca) = trust_ca {
+                cmd.arg("--trust-ca").arg(ca);
+            }
+            cmd.arg("--accel")
                 .arg(accel_flag(accel))
                 .args(["--timeout", &timeout.as_secs().to_string()])
                 .args(["--ssh-port", &ssh_port.to_string()])

@@ -1,10 +1,11 @@
 //! `ephemeros qemu TARGET`: boot a stick or image the way a node would.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use ephemeros_qemu::cacerts;
 use ephemeros_qemu::discover::Lookup;
 use ephemeros_qemu::launch::console_log_in;
 use ephemeros_qemu::{
@@ -49,7 +50,11 @@ Examples:
   ssh -p 2222 core@localhost
 
   # Show the qemu command line instead of running it:
-  ephemeros qemu --print-command stick.img")]
+  ephemeros qemu --print-command stick.img
+
+  # A stick whose --base-url is an HTTPS mirror with a private CA: the
+  # firmware holds the CA, as a node's would (its TlsCaCertificate variable):
+  ephemeros qemu --trust-ca mirror-ca.pem stick.img")]
 pub struct Args {
     /// The stick (block device) or image file to boot
     pub target: PathBuf,
@@ -88,6 +93,11 @@ pub struct Args {
     /// included) instead of running it
     #[arg(long)]
     pub print_command: bool,
+    /// A CA certificate (PEM, or DER) the firmware trusts for HTTPS, as a
+    /// node's firmware holds it in its `TlsCaCertificate` variable; iPXE
+    /// trusts it too. Repeatable; a PEM file may hold several
+    #[arg(long, value_name = "FILE")]
+    pub trust_ca: Vec<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -108,6 +118,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
             args.target.display()
         )
     })?;
+    // Before anything slow: a bad certificate file is a typo to fix.
+    let ca_list = trusted_ca_list(&args.trust_ca)?;
     if !args.print_command {
         check_ssh_port(args.ssh_port)?;
     }
@@ -132,6 +144,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     // included, behind a temporary overlay: the distribution's (or the Nix
     // store's read-only) VARS file is booted as is, never written, and the
     // printed command runs as printed.
+    let ca_file = match &ca_list {
+        Some(list) => Some(write_ca_list(list, &scratch.0, args.print_command)?),
+        None => None,
+    };
     let mut spec = spec(
         &args,
         tools.qemu,
@@ -139,6 +155,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         tools.firmware.vars,
         plan.accel,
     );
+    spec.tls_ca_certs = ca_file;
     if args.print_command {
         super::output::write_stdout(format!("{}\n", spec.shell_line()).as_bytes())?;
         return Ok(ExitCode::SUCCESS);
@@ -271,6 +288,56 @@ fn spec(args: &Args, qemu: PathBuf, code: PathBuf, vars: PathBuf, accel: Accel) 
     s
 }
 
+/// The EFI signature list of every certificate in `files`, or None when
+/// none is given. Each error names its file (and line, in PEM).
+fn trusted_ca_list(files: &[PathBuf]) -> Result<Option<Vec<u8>>> {
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let mut certs = Vec::new();
+    for file in files {
+        let read = cacerts::read_file(file).context("--trust-ca")?;
+        if read.iter().any(cacerts::Certificate::has_ec_key) {
+            eprintln!(
+                "warning: --trust-ca {}: an ECDSA (elliptic-curve) CA; iPXE builds before \
+                 December 2025, the ones this project ships among them, cannot verify what \
+                 it signs, so a mirror certificate from it fails the handshake",
+                file.display()
+            );
+        }
+        certs.extend(read);
+    }
+    Ok(Some(cacerts::signature_list(&certs)))
+}
+
+/// Where qemu reads the CA list from. A run keeps it in its scratch
+/// directory; a printed command must still find it after this command
+/// ended, so it goes to a file in the temp directory named after its
+/// contents (the same certificates give the same file), left in place.
+fn write_ca_list(list: &[u8], scratch: &Path, print_command: bool) -> Result<PathBuf> {
+    let path = if print_command {
+        std::env::temp_dir().join(format!("ephemeros-cacerts-{:016x}.esl", fnv1a(list)))
+    } else {
+        scratch.join("cacerts.esl")
+    };
+    std::fs::write(&path, list).with_context(|| format!("writing {}", path.display()))?;
+    if print_command {
+        eprintln!(
+            "the firmware's CA list (--trust-ca) is in {}, kept for the printed command",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// FNV-1a, 64 bit: a stable name for a file's contents (not a security
+/// measure; the file is rewritten on every use).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// qemu's own message for a taken forwarding port ("Could not set up host
 /// forwarding rule") names neither the port's owner nor the way out; a
 /// listener bound and dropped here finds the clash first. (A race with
@@ -351,6 +418,62 @@ mod tests {
         assert!(l.contains("hostfwd=tcp:127.0.0.1:2200-:22"), "{l}");
         assert!(l.contains("virtio-blk-pci,drive=stick"), "{l}");
         assert!(!l.contains("-display none"), "{l}");
+    }
+
+    const CA_PEM: &str = include_str!("../../../qemu/tests/fixtures/test-ca.pem");
+
+    #[test]
+    fn trusted_cas_become_one_signature_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.pem"), dir.path().join("b.der"));
+        std::fs::write(&a, CA_PEM).unwrap();
+        let der = cacerts::parse(CA_PEM.as_bytes()).unwrap();
+        std::fs::write(&b, der[0].der()).unwrap();
+        assert_eq!(trusted_ca_list(&[]).unwrap(), None);
+        let list = trusted_ca_list(&[a.clone(), b]).unwrap().unwrap();
+        assert_eq!(
+            list,
+            cacerts::signature_list(&[der[0].clone(), der[0].clone()])
+        );
+
+        let bad = dir.path().join("key.pem");
+        std::fs::write(&bad, "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n").unwrap();
+        let err = format!("{:#}", trusted_ca_list(&[a, bad.clone()]).unwrap_err());
+        assert!(
+            err.starts_with(&format!(
+                "--trust-ca: {}:1: holds a private key",
+                bad.display()
+            )),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_printed_command_names_a_ca_list_that_outlives_it() {
+        let scratch = tempfile::tempdir().unwrap();
+        let list = cacerts::signature_list(&cacerts::parse(CA_PEM.as_bytes()).unwrap());
+        let run = write_ca_list(&list, scratch.path(), false).unwrap();
+        assert!(run.starts_with(scratch.path()));
+        let printed = write_ca_list(&list, scratch.path(), true).unwrap();
+        assert!(
+            !printed.starts_with(scratch.path()),
+            "{}",
+            printed.display()
+        );
+        assert_eq!(std::fs::read(&printed).unwrap(), list);
+        // The same certificates, the same file.
+        assert_eq!(write_ca_list(&list, scratch.path(), true).unwrap(), printed);
+        std::fs::remove_file(&printed).unwrap();
+
+        let mut a = parse(&["--trust-ca", "x.pem", "--trust-ca", "y.der", "s.img"]).unwrap();
+        assert_eq!(a.trust_ca, [PathBuf::from("x.pem"), PathBuf::from("y.der")]);
+        a.trust_ca.clear();
+        let mut s = spec(&a, "/q".into(), "/c".into(), "/v".into(), Accel::Tcg);
+        s.tls_ca_certs = Some(printed.clone());
+        assert!(s.shell_line().ends_with(&format!(
+            " -no-reboot -fw_cfg name=etc/edk2/https/cacerts,file={}",
+            printed.display()
+        )));
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub struct Scenario {
     pub ssh_key: String,
     /// LOGEXPORT_PORT.
     pub logs_port: u16,
+    /// Flatcar from the HTTPS mirror on this port (`https.rs`) instead of
+    /// the HTTP server; the config and everything else stay on HTTP.
+    pub https_port: Option<u16>,
 }
 
 impl Scenario {
@@ -57,7 +60,10 @@ impl Scenario {
         format!("http://10.0.2.2:{}{CONFIG_TARGET}", self.port)
     }
     pub fn flatcar_base_url(&self) -> String {
-        format!("{}flatcar/", self.base())
+        match self.https_port {
+            Some(port) => format!("https://10.0.2.2:{port}/flatcar/"),
+            None => format!("{}flatcar/", self.base()),
+        }
     }
     pub fn heartbeat_url(&self) -> String {
         format!("http://10.0.2.2:{}{HEARTBEAT_TARGET}", self.port)

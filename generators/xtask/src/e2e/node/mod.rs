@@ -136,6 +136,7 @@ pub fn run(sh: &Shell, args: &super::Args, dir: &Utf8Path) -> Result<()> {
         kind,
         ssh_key: public.clone(),
         logs_port,
+        https_port: None,
     };
     let full = scenario(Kind::Full, logs_port);
     let agent = scenario(Kind::Agent, untrusted_port);
@@ -224,7 +225,7 @@ pub fn run(sh: &Shell, args: &super::Args, dir: &Utf8Path) -> Result<()> {
     eprintln!("e2e: node boots' wall times: {}", walls.join(", "));
     let mut accel = env.accel.lock().expect("accel").clone();
     if !args.no_failure_case {
-        super::failure_boots(
+        super::http_boots::failure_boots(
             &p.inputs,
             &full_stick,
             &mut accel,
@@ -280,6 +281,7 @@ impl Env<'_> {
             memory_mib: MEMORY_MIB,
             forwards: vec![(ssh_port, 22)],
             stop: Some(&stop),
+            ..BootOpts::default()
         };
         let started = Instant::now();
         let before = self.server.requests().len();
