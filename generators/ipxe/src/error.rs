@@ -58,16 +58,7 @@ impl Error {
 
 #[cfg(test)]
 mod tests {
-    /// The message as anyhow's `{:#}` shows it: each cause appended.
-    fn chain(err: &dyn std::error::Error) -> String {
-        let mut out = err.to_string();
-        let mut cause = err.source();
-        while let Some(c) = cause {
-            out.push_str(&format!(": {c}"));
-            cause = c.source();
-        }
-        out
-    }
+    use ephemeros_node::error::chain;
 
     #[test]
     fn a_missing_template_names_its_cause_once() {

@@ -40,3 +40,16 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error's message as anyhow's `{:#}` prints it, each cause appended
+/// after `: `. Tests across the crates use it to check that a cause is
+/// named once, not repeated by a `Display` that already includes it.
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        out.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    out
+}

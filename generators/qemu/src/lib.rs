@@ -72,16 +72,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 mod tests {
     use super::*;
 
-    /// The message as anyhow's `{:#}` shows it: each cause appended.
-    fn chain(err: &dyn std::error::Error) -> String {
-        let mut out = err.to_string();
-        let mut cause = err.source();
-        while let Some(c) = cause {
-            out.push_str(&format!(": {c}"));
-            cause = c.source();
-        }
-        out
-    }
+    use ephemeros_node::error::chain;
 
     #[test]
     fn each_cause_appears_once_in_the_full_message() {

@@ -30,6 +30,25 @@ pub fn require(what: &str, tools: &[(&str, &str)]) -> Result<()> {
     Ok(())
 }
 
+/// Runs `openssl ARGS` in `dir` (certificates for the tests' TLS
+/// servers); fails with openssl's own message.
+pub fn openssl(dir: &Utf8Path, args: &[&str]) -> Result<()> {
+    use anyhow::Context;
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .context("running openssl (Debian package openssl)")?;
+    if !out.status.success() {
+        bail!(
+            "openssl {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

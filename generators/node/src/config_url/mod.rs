@@ -316,16 +316,7 @@ fn path_in_repo(dir: &Path, file: &str, toplevel: &Path) -> Result<String, Resol
 
 #[cfg(test)]
 mod tests {
-    /// The message as anyhow's `{:#}` shows it: each cause appended.
-    fn chain(err: &dyn std::error::Error) -> String {
-        let mut out = err.to_string();
-        let mut cause = err.source();
-        while let Some(c) = cause {
-            out.push_str(&format!(": {c}"));
-            cause = c.source();
-        }
-        out
-    }
+    use crate::error::chain;
 
     #[test]
     fn a_git_failure_names_its_cause_once() {

@@ -21,7 +21,7 @@ use std::fs;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use super::server::Request;
@@ -29,20 +29,7 @@ use super::server::Request;
 /// The guest's name for the host: what the server certificates are for.
 const GUEST_HOST_IP: &str = "10.0.2.2";
 
-fn openssl(dir: &Utf8Path, args: &[&str]) -> Result<()> {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .context("running openssl")?;
-    ensure!(
-        out.status.success(),
-        "openssl {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(())
-}
+use crate::tools::openssl;
 
 /// One CA and the server certificate it issued, as files in the PKI's
 /// directory: `<name>-ca.pem`, `<name>-server.pem`, `<name>-server.key`.

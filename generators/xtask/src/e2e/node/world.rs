@@ -14,20 +14,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::e2e::scenario::LOGS_HOST;
 
-fn openssl(dir: &Utf8Path, args: &[&str]) -> Result<()> {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .context("running openssl")?;
-    ensure!(
-        out.status.success(),
-        "openssl {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(())
-}
+use crate::tools::openssl;
 
 /// Certificates and keys in `dir`: `ca.crt` (trusted by the node),
 /// `logs.crt` (from that CA, for [`LOGS_HOST`]) and `untrusted.crt`
