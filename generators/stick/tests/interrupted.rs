@@ -12,11 +12,9 @@ use std::os::unix::fs::FileExt;
 
 use common::*;
 use ephemeros_stick::device;
-use ephemeros_stick::image::EfiArch;
 use ephemeros_stick::layout::{Layout, MIB};
 use ephemeros_stick::sparse::SparseDisk;
 use ephemeros_stick::target::{self, write_ordered};
-use ephemeros_stick::StickSpec;
 
 const OLD: &[u8] = b"OLDNODE-K3S-TOKEN-9d2f";
 const DEVICE_SIZE: u64 = 96 * MIB;
@@ -29,20 +27,7 @@ const FIRST_DEFAULT: Layout = Layout {
 };
 
 fn plan(file: &File, layout: Layout, secret: &[u8]) -> SparseDisk {
-    let manifest_json = sample_manifest(&sample_secrets()).to_json();
-    let ipxe = fake_ipxe();
-    let files = vec![("k3s_env".to_owned(), secret.to_vec())];
-    let spec = StickSpec {
-        layout,
-        arch: EfiArch::X64,
-        ipxe_efi: &ipxe,
-        boot_script: BOOT_SCRIPT,
-        manifest_json: &manifest_json,
-        secret_files: &files,
-        build_time: 1_795_325_392,
-    };
-    let old = device::old_secrets(file, DEVICE_SIZE);
-    ephemeros_stick::build_over(&spec, DEVICE_SIZE, &old).unwrap()
+    plan_over(file, DEVICE_SIZE, layout, secret)
 }
 
 /// A complete build, as build-stick does it.

@@ -10,10 +10,8 @@ use std::io;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use common::*;
-use ephemeros_stick::image::EfiArch;
 use ephemeros_stick::layout::{Extent, Layout, MIB};
 use ephemeros_stick::target::{write_plan, WriteAt, PIECE};
-use ephemeros_stick::StickSpec;
 
 struct Counting;
 
@@ -56,19 +54,7 @@ impl WriteAt for Recorder {
 /// Peak heap above the starting point while building and writing a stick
 /// over a disk whose old secrets partition is `old_len` bytes.
 fn peak_for(old_len: u64) -> (usize, Recorder, u64) {
-    let secrets = sample_secrets();
-    let manifest_json = sample_manifest(&secrets).to_json();
-    let files = secrets.files().unwrap();
-    let ipxe = fake_ipxe();
-    let spec = StickSpec {
-        layout: Layout::default(),
-        arch: EfiArch::X64,
-        ipxe_efi: &ipxe,
-        boot_script: BOOT_SCRIPT,
-        manifest_json: &manifest_json,
-        secret_files: &files,
-        build_time: 1_795_325_392,
-    };
+    let files = sample_secrets().files().unwrap();
     let disk_size = 100 * MIB + old_len + 8 * MIB;
     let old = [Extent {
         start: 100 * MIB,
@@ -76,7 +62,10 @@ fn peak_for(old_len: u64) -> (usize, Recorder, u64) {
     }];
     let base = CURRENT.load(Ordering::SeqCst);
     PEAK.store(base, Ordering::SeqCst);
-    let disk = ephemeros_stick::build_over(&spec, disk_size, &old).unwrap();
+    let disk = with_spec(Layout::default(), &files, |spec| {
+        ephemeros_stick::build_over(spec, disk_size, &old)
+    })
+    .unwrap();
     let planned = disk.planned_bytes();
     let rec = Recorder::default();
     write_plan(&rec, &disk, &mut |_, _| {}).unwrap();

@@ -5,26 +5,15 @@ mod common;
 use std::io::{Read, Seek, SeekFrom};
 
 use common::*;
-use ephemeros_stick::image::EfiArch;
 use ephemeros_stick::layout::Layout;
 use ephemeros_stick::sparse::SparseDisk;
-use ephemeros_stick::StickSpec;
 
 fn build(size: u64) -> SparseDisk {
-    let secrets = sample_secrets();
-    let manifest_json = sample_manifest(&secrets).to_json();
-    let files = secrets.files().unwrap();
-    let ipxe = fake_ipxe();
-    let spec = StickSpec {
-        layout: Layout::default(),
-        arch: EfiArch::X64,
-        ipxe_efi: &ipxe,
-        boot_script: BOOT_SCRIPT,
-        manifest_json: &manifest_json,
-        secret_files: &files,
-        build_time: 1_795_325_392,
-    };
-    ephemeros_stick::build(&spec, size).unwrap()
+    let files = sample_secrets().files().unwrap();
+    with_spec(Layout::default(), &files, |spec| {
+        ephemeros_stick::build(spec, size)
+    })
+    .unwrap()
 }
 
 fn read(disk: &mut SparseDisk, at: u64, len: usize) -> Vec<u8> {

@@ -9,10 +9,8 @@ use std::fs::{File, OpenOptions};
 
 use common::*;
 use ephemeros_stick::device;
-use ephemeros_stick::image::EfiArch;
 use ephemeros_stick::layout::{Layout, MIB};
 use ephemeros_stick::sparse::SparseDisk;
-use ephemeros_stick::StickSpec;
 
 const OLD: &[u8] = b"OLDNODE-K3S-TOKEN-7c1e";
 const DEVICE_SIZE: u64 = 128 * MIB;
@@ -20,20 +18,7 @@ const DEVICE_SIZE: u64 = 128 * MIB;
 /// Writes a stick holding `secret` (a k3s_env of that content) the way
 /// `build-stick` writes a device.
 fn write_stick(file: &File, layout: Layout, secret: &[u8]) -> SparseDisk {
-    let manifest_json = sample_manifest(&sample_secrets()).to_json();
-    let ipxe = fake_ipxe();
-    let files = vec![("k3s_env".to_owned(), secret.to_vec())];
-    let spec = StickSpec {
-        layout,
-        arch: EfiArch::X64,
-        ipxe_efi: &ipxe,
-        boot_script: BOOT_SCRIPT,
-        manifest_json: &manifest_json,
-        secret_files: &files,
-        build_time: 1_795_325_392,
-    };
-    let old = device::old_secrets(file, DEVICE_SIZE);
-    let disk = ephemeros_stick::build_over(&spec, DEVICE_SIZE, &old).unwrap();
+    let disk = plan_over(file, DEVICE_SIZE, layout, secret);
     device::write_and_verify(file, &disk, &mut |_, _, _| {}).unwrap();
     disk
 }

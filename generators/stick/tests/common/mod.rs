@@ -87,27 +87,67 @@ pub fn build_image_with(path: &Path, secrets: &Secrets) -> PathBuf {
 }
 
 fn build_image_sized(path: &Path, secrets: &Secrets, size: Option<u64>) -> PathBuf {
-    let manifest_json = sample_manifest(secrets).to_json();
     let mut files = secrets.files().unwrap();
     // build-stick always adds it; inspect checks for it.
     files.push((
         "reproduce.sh".to_owned(),
         b"#!/bin/sh\nexec ephemeros build-stick \"$@\"\n".to_vec(),
     ));
-    let ipxe = fake_ipxe();
     let layout = Layout::default();
-    let spec = StickSpec {
+    let size = size.unwrap_or(layout.min_disk_size());
+    let disk = with_spec_for(secrets, layout, &files, |spec| {
+        ephemeros_stick::build(spec, size)
+    })
+    .unwrap();
+    ephemeros_stick::target::write_image_file(path, &disk).unwrap();
+    path.to_owned()
+}
+
+/// The sample stick's spec (the sample manifest, fake iPXE, the sample boot
+/// script, a fixed build time) with `layout` and `secret_files`, handed to `f`.
+pub fn with_spec<R>(
+    layout: Layout,
+    secret_files: &[(String, Vec<u8>)],
+    f: impl FnOnce(&StickSpec) -> R,
+) -> R {
+    with_spec_for(&sample_secrets(), layout, secret_files, f)
+}
+
+/// [`with_spec`] with the manifest of `secrets`.
+pub fn with_spec_for<R>(
+    secrets: &Secrets,
+    layout: Layout,
+    secret_files: &[(String, Vec<u8>)],
+    f: impl FnOnce(&StickSpec) -> R,
+) -> R {
+    let manifest_json = sample_manifest(secrets).to_json();
+    let ipxe = fake_ipxe();
+    f(&StickSpec {
         layout,
         arch: EfiArch::X64,
         ipxe_efi: &ipxe,
         boot_script: BOOT_SCRIPT,
         manifest_json: &manifest_json,
-        secret_files: &files,
+        secret_files,
         build_time: 1_795_325_392,
-    };
-    let disk = ephemeros_stick::build(&spec, size.unwrap_or(layout.min_disk_size())).unwrap();
-    ephemeros_stick::target::write_image_file(path, &disk).unwrap();
-    path.to_owned()
+    })
+}
+
+/// The plan for a stick whose only secret file is a k3s_env holding
+/// `secret`, over whatever `file` (a device of `device_size` bytes) holds
+/// now, as build-stick plans a device.
+pub fn plan_over(
+    file: &std::fs::File,
+    device_size: u64,
+    layout: Layout,
+    secret: &[u8],
+) -> ephemeros_stick::sparse::SparseDisk {
+    let files = vec![("k3s_env".to_owned(), secret.to_vec())];
+    let old = ephemeros_stick::device::old_secrets(file, device_size);
+    with_spec(layout, &files, |spec| {
+        ephemeros_stick::build_over(spec, device_size, &old)
+    })
+    .unwrap()
 }
 
 /// Runs a tool; `None` when it is not installed (outside CI), after saying
