@@ -47,23 +47,7 @@ pub struct Parts<'a> {
 
 /// Builds the gzip-compressed initramfs.
 pub fn build(parts: &Parts) -> Result<Vec<u8>> {
-    let mut a = Archive::new();
-    for d in [
-        "proc", "sys", "dev", "run", "tmp", "secrets", "etc", "var/tmp",
-    ] {
-        a.dir(d, 0o755);
-    }
-    a.dir("tmp", 0o1777);
-    // Without /dev/console in the archive the kernel starts /init with no
-    // stdout: nothing would reach the serial log.
-    a.insert(
-        "dev/console",
-        Entry::CharDev {
-            mode: 0o600,
-            major: 5,
-            minor: 1,
-        },
-    );
+    let mut a = skeleton(&["secrets", "etc", "var/tmp"]);
     a.file("init", 0o755, init_script::INIT);
     a.file("etc/e2e/udhcpc.script", 0o755, init_script::UDHCPC_SCRIPT);
 
@@ -82,6 +66,27 @@ pub fn build(parts: &Parts) -> Result<Vec<u8>> {
 /// busybox (as `/bin/sh` too), Debian's Ignition and what it needs to run:
 /// the user tools with their `/etc/login.defs`, and a no-op `setfiles`.
 /// Shared by both stand-in initrds.
+/// An archive with what every stand-in initrd starts from: the API mount
+/// points, a sticky /tmp and /dev/console (without it in the archive the
+/// kernel starts /init with no stdout: nothing would reach the serial log),
+/// plus the directories in `more`.
+pub(in crate::e2e) fn skeleton(more: &[&str]) -> Archive {
+    let mut a = Archive::new();
+    for d in ["proc", "sys", "dev", "run"].iter().chain(more) {
+        a.dir(d, 0o755);
+    }
+    a.dir("tmp", 0o1777);
+    a.insert(
+        "dev/console",
+        Entry::CharDev {
+            mode: 0o600,
+            major: 5,
+            minor: 1,
+        },
+    );
+    a
+}
+
 pub fn add_ignition(a: &mut Archive, busybox: &Utf8Path, ignition: &Utf8Path) -> Result<()> {
     add_binary(a, busybox, "bin/busybox")?;
     // Scripts' `#!/bin/sh` must work before /init installs the applets.

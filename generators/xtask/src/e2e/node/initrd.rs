@@ -10,9 +10,8 @@ use std::io::Write;
 use anyhow::{Context, Result};
 use camino::Utf8Path;
 
-use crate::e2e::cpio::{Archive, Entry};
 use crate::e2e::init_script::UDHCPC_SCRIPT;
-use crate::e2e::initramfs::{add_ignition, add_modules};
+use crate::e2e::initramfs::{add_ignition, add_modules, skeleton};
 
 /// Loaded by /init for Ignition's download (the rest udev loads later).
 const NET_MODULES: &[&str] = &["virtio_pci", "virtio_net"];
@@ -30,19 +29,7 @@ pub struct Parts<'a> {
 
 /// The gzip-compressed per-run archive.
 pub fn build(p: &Parts) -> Result<Vec<u8>> {
-    let mut a = Archive::new();
-    for d in ["proc", "sys", "dev", "run", "sysroot"] {
-        a.dir(d, 0o755);
-    }
-    a.dir("tmp", 0o1777);
-    a.insert(
-        "dev/console",
-        Entry::CharDev {
-            mode: 0o600,
-            major: 5,
-            minor: 1,
-        },
-    );
+    let mut a = skeleton(&["sysroot"]);
     a.file("init", 0o755, INIT);
     a.file("etc/e2e/udhcpc.script", 0o755, UDHCPC_SCRIPT);
     add_ignition(&mut a, p.busybox, p.ignition)?;
