@@ -145,35 +145,26 @@ mod tests {
             "{e}"
         );
 
-        let mut c = committed();
-        let pods = c
-            .files
-            .iter_mut()
-            .find(|f| f.path.ends_with("k3s-pods.network"))
-            .unwrap();
-        pods.path = "/etc/systemd/network/zz-k3s-pods.network".into();
-        let e = check(&c).unwrap_err().to_string();
+        // The committed config with its k3s-pods.network changed by `edit`:
+        // the check's error.
+        let pods_changed = |edit: &dyn Fn(&mut crate::node_model::File)| {
+            let mut c = committed();
+            let pods = c
+                .files
+                .iter_mut()
+                .find(|f| f.path.ends_with("k3s-pods.network"))
+                .unwrap();
+            edit(pods);
+            check(&c).unwrap_err().to_string()
+        };
+        let e = pods_changed(&|f| f.path = "/etc/systemd/network/zz-k3s-pods.network".into());
         assert!(e.contains("sorts after"), "{e}");
-
-        let mut c = committed();
-        let pods = c
-            .files
-            .iter_mut()
-            .find(|f| f.path.ends_with("k3s-pods.network"))
-            .unwrap();
-        pods.data =
-            b"[Match]\nName=cni0 flannel.* flannel-v6.* flannel-wg flannel-wg-v6 veth*\n".to_vec();
-        let e = check(&c).unwrap_err().to_string();
+        let e = pods_changed(&|f| {
+            f.data = b"[Match]\nName=cni0 flannel.* flannel-v6.* flannel-wg flannel-wg-v6 veth*\n"
+                .to_vec()
+        });
         assert!(e.contains("Unmanaged=yes"), "{e}");
-
-        let mut c = committed();
-        let pods = c
-            .files
-            .iter_mut()
-            .find(|f| f.path.ends_with("k3s-pods.network"))
-            .unwrap();
-        pods.data = b"[Match]\nName=*\n[Link]\nUnmanaged=yes\n".to_vec();
-        let e = check(&c).unwrap_err().to_string();
+        let e = pods_changed(&|f| f.data = b"[Match]\nName=*\n[Link]\nUnmanaged=yes\n".to_vec());
         assert!(e.contains("host interface"), "{e}");
     }
 
